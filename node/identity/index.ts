@@ -1,0 +1,5 @@
+export { PhraseError, SessionIdError } from './errors.js'
+export { phraseToEntropy, entropyToPhrase, normalisePhrase, suggestWords, PHRASE_LENGTHS } from './phrase.js'
+export { deriveIdentity, entropyToSeed, type IdentityKeys } from './keys.js'
+export { parseSessionId, sessionIdToX25519, x25519ToSessionId, checkX25519PublicKey, type SessionId } from './session-id.js'
+export { safetyNumber, formatSafetyNumber, fingerprintHalf } from './safety-number.js'

@@ -1,0 +1,143 @@
+/** The real `sotto` binary in child processes, as a person or a script would run it. */
+import { chmod, readdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runSotto, tempDir } from '../helpers/cli.js'
+
+const PASS = 'a good long passphrase'
+const PHRASE_12 = 'legal winner thank year wave sausage worth useful legal winner thank yellow'
+const dirs: Array<{ remove: () => Promise<void> }> = []
+afterAll(async () => { for (const d of dirs) await d.remove() })
+async function fresh (): Promise<string> { const d = await tempDir(); dirs.push(d); return d.path }
+
+describe('sotto CLI', () => {
+  it('--help explains the commands and exits 0; no command is a usage error', async () => {
+    const help = await runSotto(['--help'])
+    expect(help.code).toBe(0)
+    for (const word of ['init', 'restore', 'id', 'passwd', '--data-dir', '--passphrase-file']) expect(help.stdout).toContain(word)
+    const none = await runSotto([])
+    expect(none.code).toBe(1)
+    const unknown = await runSotto(['frobnicate'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('init prints the phrase once and the Session ID; restore of that phrase gives the same ID; init refuses to overwrite', async () => {
+    const root = await fresh()
+    const env = { SOTTO_PASSPHRASE: PASS }
+    const init = await runSotto(['init', '--json', '--data-dir', join(root, 'a')], { env })
+    expect(init.code, init.stderr).toBe(0)
+    const { sessionId, phrase } = JSON.parse(init.stdout)
+    expect(sessionId).toMatch(/^05[0-9a-f]{64}$/)
+    expect(phrase.split(' ')).toHaveLength(12)
+    const id = await runSotto(['id', '--data-dir', join(root, 'a')], { env })
+    expect(id.stdout.trim()).toBe(sessionId)
+    // Restore on "another machine" (another folder), the phrase piped on stdin.
+    const restore = await runSotto(['restore', '--json'], { env: { ...env, SOTTO_DATA_DIR: join(root, 'b') }, input: phrase + '\n' })
+    expect(restore.code, restore.stderr).toBe(0)
+    expect(JSON.parse(restore.stdout).sessionId).toBe(sessionId)
+    const again = await runSotto(['init', '--data-dir', join(root, 'a')], { env })
+    expect(again.code).toBe(2)
+    expect(again.stderr).toMatch(/already exists/)
+    expect((await runSotto(['id', '--json', '--data-dir', join(root, 'a')], { env })).stdout).toContain(sessionId)
+  })
+
+  it('restores a known phrase to its known Session ID, human output', async () => {
+    const root = await fresh()
+    const r = await runSotto(['restore', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS }, input: PHRASE_12 + '\n' })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/Your Session ID: 05[0-9a-f]{64}/)
+  })
+
+  it('K2 via the CLI: a mistyped phrase names the problem, exits 2 and creates nothing', async () => {
+    const root = await fresh()
+    const cases: Array<[string, RegExp]> = [
+      [PHRASE_12.replace('thank', 'thamk'), /word 3 \("thamk"\)/],
+      [PHRASE_12.replace('yellow', 'winner'), /checksum/],
+      [PHRASE_12.split(' ').slice(0, 11).join(' '), /12 or 24 words; this one has 11/]
+    ]
+    for (const [input, message] of cases) {
+      const r = await runSotto(['restore', '--data-dir', join(root, 'x')], { env: { SOTTO_PASSPHRASE: PASS }, input: input + '\n' })
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(message)
+      expect(r.stderr).not.toContain(input)
+    }
+    await expect(stat(join(root, 'x', 'account'))).rejects.toThrow()
+  })
+
+  it('a wrong passphrase says "wrong passphrase", exits 2 and changes nothing', async () => {
+    const root = await fresh()
+    await runSotto(['init', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })
+    const before = await listing(root)
+    const r = await runSotto(['id', '--data-dir', root], { env: { SOTTO_PASSPHRASE: 'wrong passphrase!' } })
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('sotto: wrong passphrase')
+    expect(await listing(root)).toEqual(before)
+  })
+
+  it('passwd changes the passphrase; the old one is then refused', async () => {
+    const root = await fresh()
+    const init = await runSotto(['init', '--json', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })
+    const { sessionId } = JSON.parse(init.stdout)
+    const p = await runSotto(['passwd', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS, SOTTO_NEW_PASSPHRASE: 'second passphrase' } })
+    expect(p.code, p.stderr).toBe(0)
+    expect((await runSotto(['id', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })).code).toBe(2)
+    expect((await runSotto(['id', '--data-dir', root], { env: { SOTTO_PASSPHRASE: 'second passphrase' } })).stdout.trim()).toBe(sessionId)
+  })
+
+  it('C1: --passphrase-file works, and a world-readable one gets a warning', async () => {
+    const root = await fresh()
+    const file = join(root, 'pass.txt')
+    await writeFile(file, PASS + '\n')
+    await chmod(file, 0o644)
+    const r = await runSotto(['init', '--data-dir', join(root, 'd'), '--passphrase-file', file])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/can be read by other users/)
+    await chmod(file, 0o600)
+    const id = await runSotto(['id', '--data-dir', join(root, 'd'), '--passphrase-file', file])
+    expect(id.code).toBe(0)
+    expect(id.stderr).not.toMatch(/can be read by other users/)
+  })
+
+  it('C2: the data folder is created 0700 and the key file 0600', async () => {
+    const root = await fresh()
+    await runSotto(['init', '--data-dir', join(root, 'd')], { env: { SOTTO_PASSPHRASE: PASS } })
+    expect((await stat(join(root, 'd'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(root, 'd', 'account'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(root, 'd', 'account', 'keyfile.json'))).mode & 0o777).toBe(0o600)
+  })
+
+  it('C3: errors are one line without a stack trace, unless --debug', async () => {
+    const root = await fresh()
+    const plain = await runSotto(['id', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })
+    expect(plain.code).toBe(2)
+    expect(plain.stderr.trim().split('\n')).toHaveLength(1)
+    expect(plain.stderr).toMatch(/no account/)
+    expect(plain.stderr).not.toMatch(/\n\s+at /)
+    const debug = await runSotto(['id', '--debug', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })
+    expect(debug.stderr).toMatch(/\n\s+at /)
+    // No secret in an error: the passphrase never appears.
+    expect(plain.stderr + debug.stderr).not.toContain(PASS)
+  })
+
+  it('refuses a short passphrase for a new account', async () => {
+    const root = await fresh()
+    const r = await runSotto(['init', '--data-dir', root], { env: { SOTTO_PASSPHRASE: 'short' } })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/at least 8 characters/)
+    await expect(stat(join(root, 'account'))).rejects.toThrow()
+  })
+})
+
+async function listing (dir: string): Promise<string[]> {
+  const out: string[] = []
+  async function walk (d: string): Promise<void> {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else { const s = await stat(p); out.push(`${p} ${s.size} ${s.mtimeMs}`) }
+    }
+  }
+  await walk(dir)
+  return out.sort()
+}

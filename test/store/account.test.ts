@@ -1,0 +1,172 @@
+import { spawn } from 'node:child_process'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { scrypt as nobleScrypt } from '@noble/hashes/scrypt.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { accountExists, changePassphrase, createAccount, openAccount, jsonValue, getJson, MIN_SCRYPT } from '../../node/store/index.js'
+import { deriveKek } from '../../node/store/kdf.js'
+import { toHex, utf8 } from '../../node/bytes.js'
+import { tempDir, NODE, ROOT } from '../helpers/cli.js'
+
+/** Fast parameters for tests (still the enforced minimum); production uses DEFAULT_SCRYPT. */
+const kdf = MIN_SCRYPT
+const PASS = 'correct horse battery'
+const dirs: Array<{ remove: () => Promise<void> }> = []
+afterAll(async () => { for (const d of dirs) await d.remove() })
+async function dataDir (): Promise<string> { const d = await tempDir(); dirs.push(d); return join(d.path, 'data') }
+
+/** Every file under dir with its bytes; for "nothing changed" and "nothing leaked" checks. */
+async function snapshot (dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>()
+  async function walk (d: string): Promise<void> {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else out.set(p, await readFile(p))
+    }
+  }
+  await walk(dir)
+  return out
+}
+
+describe('the encrypted account store', () => {
+  it('scrypt from node:crypto gives the same keys as @noble/hashes (RFC 7914 parameters)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const salt = utf8(`salt-${i}`)
+      const ours = await deriveKek(`pass-${i}`, salt, { name: 'scrypt', logN: 15, r: 8, p: 1 })
+      expect(toHex(ours)).toBe(toHex(nobleScrypt(`pass-${i}`, salt, { N: 2 ** 15, r: 8, p: 1, dkLen: 32 })))
+    }
+  })
+
+  it('creates, reopens and restores: the same Session ID, identity in the store', async () => {
+    const dir = await dataDir()
+    const entropy = new Uint8Array(16).fill(5)
+    const created = await createAccount(dir, PASS, entropy, { kdf })
+    const id = created.identity.sessionId
+    await created.close()
+    const opened = await openAccount(dir, PASS)
+    expect(opened.identity.sessionId).toBe(id)
+    await opened.close()
+    expect((await stat(dir)).mode & 0o777).toBe(0o700)
+    expect((await stat(join(dir, 'account', 'keyfile.json'))).mode & 0o777).toBe(0o600)
+  })
+
+  it('L2: a wrong passphrase is refused and changes no file', async () => {
+    const dir = await dataDir()
+    const account = await createAccount(dir, PASS, new Uint8Array(16).fill(6), { kdf })
+    await account.close()
+    const before = await snapshot(dir)
+    await expect(openAccount(dir, 'not the passphrase')).rejects.toMatchObject({ code: 'ERR_WRONG_PASSPHRASE' })
+    await expect(changePassphrase(dir, 'not the passphrase', 'another one', kdf)).rejects.toMatchObject({ code: 'ERR_WRONG_PASSPHRASE' })
+    const after = await snapshot(dir)
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort())
+    for (const [p, bytes] of before) expect(after.get(p)?.equals(bytes)).toBe(true)
+  })
+
+  it('changing the passphrase rewraps the key only: old one refused, new one opens the same data', async () => {
+    const dir = await dataDir()
+    const account = await createAccount(dir, PASS, new Uint8Array(16).fill(7), { kdf })
+    await account.store.put(['contact', 'x'], jsonValue({ name: 'Zed' }))
+    await account.close()
+    const dbBefore = await snapshot(join(dir, 'account', 'db'))
+    await changePassphrase(dir, PASS, 'a brand new passphrase', kdf)
+    const dbAfter = await snapshot(join(dir, 'account', 'db'))
+    for (const [p, bytes] of dbBefore) if (!p.endsWith('LOG') && !p.endsWith('LOG.old')) expect(dbAfter.get(p)?.equals(bytes)).toBe(true)
+    await expect(openAccount(dir, PASS)).rejects.toMatchObject({ code: 'ERR_WRONG_PASSPHRASE' })
+    const reopened = await openAccount(dir, 'a brand new passphrase')
+    expect(await getJson(reopened.store, ['contact', 'x'])).toEqual({ name: 'Zed' })
+    await reopened.close()
+  })
+
+  it('L6: KDF parameters in the key file are authenticated and cannot go below the minimum', async () => {
+    const dir = await dataDir()
+    const account = await createAccount(dir, PASS, new Uint8Array(16).fill(8), { kdf: { name: 'scrypt', logN: 16, r: 8, p: 1 } })
+    await account.close()
+    const file = join(dir, 'account', 'keyfile.json')
+    const original = JSON.parse(await readFile(file, 'utf8'))
+    // Lowered to the minimum (allowed value, but not what was written): the unwrap fails.
+    await writeFile(file, JSON.stringify({ ...original, kdf: { ...original.kdf, logN: 15 } }))
+    await expect(openAccount(dir, PASS)).rejects.toMatchObject({ code: 'ERR_WRONG_PASSPHRASE' })
+    // Below the minimum: refused before any work.
+    await writeFile(file, JSON.stringify({ ...original, kdf: { ...original.kdf, logN: 10 } }))
+    await expect(openAccount(dir, PASS)).rejects.toMatchObject({ code: 'ERR_KDF_TOO_WEAK' })
+    await writeFile(file, JSON.stringify(original))
+    const ok = await openAccount(dir, PASS)
+    await ok.close()
+  })
+
+  it('refuses to create a second account in the same folder', async () => {
+    const dir = await dataDir()
+    const a = await createAccount(dir, PASS, new Uint8Array(16).fill(9), { kdf })
+    await a.close()
+    await expect(createAccount(dir, PASS, new Uint8Array(16).fill(10), { kdf })).rejects.toMatchObject({ code: 'ERR_ACCOUNT_EXISTS' })
+    const again = await openAccount(dir, PASS)
+    expect(again.identity.sessionId).toBe((await import('../../node/identity/keys.js')).deriveIdentity(new Uint8Array(16).fill(9)).sessionId)
+    await again.close()
+  })
+
+  it('L1: no byte of the data folder holds a marker message, a contact\'s Session ID, the phrase entropy or a private key', async () => {
+    const dir = await dataDir()
+    const entropy = new Uint8Array(16).map((_, i) => 0xa0 + i)
+    const account = await createAccount(dir, PASS, entropy, { kdf })
+    const marker = `MARKER-${toHex(new Uint8Array(8).map(() => Math.floor(Math.random() * 256)))}`
+    const contact = '05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72'
+    await account.store.put(['contact', contact], jsonValue({ id: contact, name: 'Bob' }))
+    for (let i = 0; i < 50; i++) await account.store.put(['msg', contact, i], jsonValue({ from: contact, text: `${marker} number ${i}` }))
+    const secrets = [account.identity.signingSeed, account.identity.dhPrivateKey, entropy].map((b) => Buffer.from(b))
+    const ownId = account.identity.sessionId
+    await account.close()
+    const needles = [
+      Buffer.from(marker), Buffer.from(marker, 'utf16le'), Buffer.from(contact), Buffer.from(contact.slice(2), 'hex'),
+      Buffer.from(ownId), Buffer.from(ownId.slice(2), 'hex'), ...secrets, Buffer.from(toHex(entropy))
+    ]
+    const files = await snapshot(dir)
+    expect(files.size).toBeGreaterThan(2)
+    for (const [path, bytes] of files) {
+      for (const needle of needles) expect(bytes.includes(needle), `${path} contains a secret`).toBe(false)
+    }
+  })
+
+  it('L4: a process killed at any point of its writes leaves the store openable and consistent', async () => {
+    const dir = await dataDir()
+    const account = await createAccount(dir, PASS, new Uint8Array(16).fill(11), { kdf })
+    await account.close()
+    const script = join(ROOT, 'test', 'helpers', 'store-writer.mjs')
+    for (let round = 0; round < 4; round++) {
+      const child = spawn(NODE, [script, dir, PASS], { stdio: ['ignore', 'pipe', 'inherit'] })
+      // Kill once the writer is in its loop, at a different moment each round.
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+      await new Promise((r) => setTimeout(r, 20 + round * 37))
+      child.kill('SIGKILL')
+      await new Promise((r) => child.on('close', r))
+      const opened = await openAccount(dir, PASS)
+      const counter = await getJson<{ n: number }>(opened.store, ['meta', 'counter'])
+      expect(counter).toBeDefined()
+      // Each batch wrote the counter and its message together: both or neither.
+      const last = await getJson<{ n: number }>(opened.store, ['msg', 'log', counter!.n])
+      expect(last?.n).toBe(counter!.n)
+      expect(await opened.store.get(['msg', 'log', counter!.n + 1])).toBeUndefined()
+      await opened.close()
+    }
+  })
+
+  it('L4: an account creation killed part-way leaves no half account, and init works after', async () => {
+    const dir = await dataDir()
+    const script = join(ROOT, 'test', 'helpers', 'account-creator.mjs')
+    for (const delay of [5, 40, 120]) {
+      const child = spawn(NODE, [script, dir, PASS], { stdio: 'ignore' })
+      await new Promise((r) => setTimeout(r, delay))
+      child.kill('SIGKILL')
+      await new Promise((r) => child.on('close', r))
+      if (await accountExists(dir)) {
+        // If it got to the commit point, the account is whole.
+        const a = await openAccount(dir, PASS)
+        await a.close()
+        return
+      }
+    }
+    const a = await createAccount(dir, PASS, new Uint8Array(16).fill(12), { kdf })
+    await a.close()
+    expect((await readdir(dir)).filter((n) => n.startsWith('.account-staging-'))).toEqual([])
+  })
+})
