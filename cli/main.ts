@@ -12,7 +12,11 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   init: { summary: 'create a new account (prints the recovery phrase once)', load: async () => await import('./commands/init.js') },
   restore: { summary: 'restore an account from its recovery phrase', load: async () => await import('./commands/restore.js') },
   id: { summary: 'print the Session ID of the account', load: async () => await import('./commands/id.js') },
-  passwd: { summary: 'change the passphrase that locks the data folder', load: async () => await import('./commands/passwd.js') }
+  passwd: { summary: 'change the passphrase that locks the data folder', load: async () => await import('./commands/passwd.js') },
+  status: { summary: 'show the running node: peers, addresses, published record', load: async () => await import('./commands/status.js') },
+  contacts: { summary: 'list, add, accept or block contacts', load: async () => await import('./commands/contacts.js') },
+  send: { summary: 'send a message: sotto send CONTACT TEXT', load: async () => await import('./commands/send.js') },
+  inbox: { summary: 'print received messages (--follow for live)', load: async () => await import('./commands/inbox.js') }
 }
 
 export function usage (): string {

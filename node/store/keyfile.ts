@@ -102,7 +102,7 @@ export async function writeKeyFile (dir: string, file: KeyFile): Promise<void> {
   await writeFileAtomic(join(dir, KEYFILE_NAME), JSON.stringify(file, null, 2) + '\n')
 }
 
-export async function writeFileAtomic (path: string, content: string, mode = 0o600): Promise<void> {
+export async function writeFileAtomic (path: string, content: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
   const handle = await open(tmp, 'wx', mode)
   try {

@@ -1,0 +1,84 @@
+/**
+ * The CLI's side of the local API: finds the running node through <data dir>/api.json and
+ * talks to it with the token. When no node runs, says so in one line.
+ */
+import { readApiFile } from '../node/daemon/api-file.js'
+import { CliError, EXIT_REFUSED } from './errors.js'
+
+export interface ApiClient {
+  get: <T>(path: string) => Promise<T>
+  post: <T>(path: string, body?: unknown) => Promise<T>
+  put: <T>(path: string, body?: unknown) => Promise<T>
+  del: <T>(path: string) => Promise<T>
+  /** Calls onEvent for each Server-Sent Event until the signal aborts or the node stops. */
+  events: (onEvent: (name: string, data: unknown) => void, signal: AbortSignal) => Promise<void>
+}
+
+const NOT_RUNNING = 'no Sotto node is running for this data folder (start one with: sotto start)'
+
+export async function connect (dataDir: string): Promise<ApiClient> {
+  const file = await readApiFile(dataDir)
+  if (file === undefined) throw new CliError(NOT_RUNNING, EXIT_REFUSED)
+  const base = `http://127.0.0.1:${file.port}`
+  const headers = { Authorization: `Bearer ${file.token}` }
+
+  async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body)
+      })
+    } catch {
+      throw new CliError(NOT_RUNNING, EXIT_REFUSED)
+    }
+    const json = await res.json().catch(() => ({})) as { error?: { code: string, message: string } }
+    if (!res.ok) {
+      const e = json.error
+      throw new CliError(e?.message ?? `the node answered ${res.status}`, res.status >= 500 ? 1 : EXIT_REFUSED)
+    }
+    return json as T
+  }
+
+  return {
+    get: async (path) => await call('GET', path),
+    post: async (path, body) => await call('POST', path, body ?? {}),
+    put: async (path, body) => await call('PUT', path, body ?? {}),
+    del: async (path) => await call('DELETE', path),
+    async events (onEvent, signal) {
+      let res: Response
+      try {
+        res = await fetch(base + '/api/events', { headers, signal })
+      } catch (err) {
+        if (signal.aborted) return
+        throw new CliError(NOT_RUNNING, EXIT_REFUSED)
+      }
+      if (!res.ok || res.body === null) throw new CliError(`the node refused the event stream (${res.status})`, EXIT_REFUSED)
+      const decoder = new TextDecoder()
+      let buffer = ''
+      try {
+        const reader = res.body.getReader()
+        for (;;) {
+          const { done, value } = await reader.read()
+          if (done) break
+          buffer += decoder.decode(value, { stream: true })
+          let end: number
+          while ((end = buffer.indexOf('\n\n')) !== -1) {
+            const frame = buffer.slice(0, end)
+            buffer = buffer.slice(end + 2)
+            let name = 'message'
+            let data = ''
+            for (const line of frame.split('\n')) {
+              if (line.startsWith('event: ')) name = line.slice(7)
+              else if (line.startsWith('data: ')) data += line.slice(6)
+            }
+            if (data !== '') onEvent(name, JSON.parse(data))
+          }
+        }
+      } catch (err) {
+        if (!signal.aborted) throw err
+      }
+    }
+  }
+}

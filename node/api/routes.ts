@@ -1,0 +1,142 @@
+/**
+ * The API's endpoints (docs/API.md), as a table over the node's controller. Input from the
+ * request body is parsed here, into typed values or a 400 with a code.
+ */
+import { ApiError } from './errors.js'
+import type { Route } from './server.js'
+import { parseSessionId, type SessionId } from '../identity/session-id.js'
+import { formatSafetyNumber, safetyNumber } from '../identity/safety-number.js'
+import type { Messenger } from '../messaging/messenger.js'
+import type { Contact } from '../messaging/contacts.js'
+import type { Message } from '../messaging/message-log.js'
+
+export interface NodeStatus {
+  state: 'no-account' | 'locked' | 'unlocked'
+  sessionId?: string
+  peerId: string
+  addresses: string[]
+  peers: number
+  dht: { routingTable: number, recordPublished: boolean, publishedAt?: number }
+  mailbox?: { envelopes: number, bytes: number }
+}
+
+export interface Settings { idleLockMinutes: number, bootstrap: string[] }
+
+/** What the API needs of the running node. */
+export interface NodeController {
+  status: () => Promise<NodeStatus>
+  createAccount: (passphrase: string) => Promise<{ sessionId: string, phrase: string }>
+  restoreAccount: (phrase: string, passphrase: string) => Promise<{ sessionId: string }>
+  unlock: (passphrase: string) => Promise<{ sessionId: string }>
+  lock: () => Promise<void>
+  /** The messenger of the unlocked account, or an ApiError 423 when locked. */
+  messenger: () => Messenger
+  selfId: () => SessionId
+  settings: () => Promise<Settings>
+  updateSettings: (change: Partial<Settings>) => Promise<Settings>
+}
+
+function field (body: unknown, name: string): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined
+}
+
+function stringField (body: unknown, name: string, max = 10_000): string {
+  const v = field(body, name)
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new ApiError(400, 'ERR_BAD_REQUEST', `"${name}" must be a non-empty string`)
+  return v
+}
+
+function sessionIdParam (value: string): SessionId {
+  try {
+    return parseSessionId(value)
+  } catch (err) {
+    throw new ApiError(400, (err as { code: string }).code, (err as Error).message)
+  }
+}
+
+function contactView (c: Contact): Contact { return c }
+function messageView (m: Message): Message { return m }
+
+export function apiRoutes (node: NodeController): Route[] {
+  return [
+    { method: 'GET', path: '/api/status', handler: async () => await node.status() },
+    { method: 'POST', path: '/api/account/create', handler: async (req) => await node.createAccount(stringField(req.body, 'passphrase', 1024)) },
+    { method: 'POST', path: '/api/account/restore', handler: async (req) => await node.restoreAccount(stringField(req.body, 'phrase', 1024), stringField(req.body, 'passphrase', 1024)) },
+    { method: 'POST', path: '/api/unlock', handler: async (req) => await node.unlock(stringField(req.body, 'passphrase', 1024)) },
+    { method: 'POST', path: '/api/lock', handler: async () => { await node.lock(); return {} } },
+    { method: 'GET', path: '/api/settings', handler: async () => await node.settings() },
+    {
+      method: 'PUT',
+      path: '/api/settings',
+      handler: async (req) => {
+        const change: Partial<Settings> = {}
+        const minutes = field(req.body, 'idleLockMinutes')
+        if (minutes !== undefined) {
+          if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > 24 * 60) throw new ApiError(400, 'ERR_BAD_REQUEST', 'idleLockMinutes is 1 to 1440')
+          change.idleLockMinutes = minutes
+        }
+        const bootstrap = field(req.body, 'bootstrap')
+        if (bootstrap !== undefined) {
+          if (!Array.isArray(bootstrap) || bootstrap.length > 32 || !bootstrap.every((b) => typeof b === 'string' && b.length < 512)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'bootstrap is a list of multiaddrs')
+          change.bootstrap = bootstrap as string[]
+        }
+        return await node.updateSettings(change)
+      }
+    },
+    { method: 'GET', path: '/api/contacts', handler: async () => ({ contacts: (await node.messenger().contacts.list()).map(contactView) }) },
+    {
+      method: 'POST',
+      path: '/api/contacts',
+      handler: async (req) => {
+        const id = sessionIdParam(stringField(req.body, 'sessionId', 200))
+        if (id === node.selfId()) throw new ApiError(400, 'ERR_SELF', 'that is your own Session ID')
+        return { contact: contactView(await node.messenger().contacts.add(id, stringField(req.body, 'name', 200))) }
+      }
+    },
+    {
+      method: 'PUT',
+      path: '/api/contacts/:id',
+      handler: async (req) => {
+        const change: Record<string, unknown> = {}
+        for (const k of ['name', 'state', 'verified']) if (field(req.body, k) !== undefined) change[k] = field(req.body, k)
+        return { contact: contactView(await node.messenger().contacts.update(sessionIdParam(req.params.id), change)) }
+      }
+    },
+    { method: 'DELETE', path: '/api/contacts/:id', handler: async (req) => { await node.messenger().contacts.remove(sessionIdParam(req.params.id)); return {} } },
+    {
+      method: 'GET',
+      path: '/api/contacts/:id/safety-number',
+      handler: async (req) => {
+        const digits = safetyNumber(node.selfId(), sessionIdParam(req.params.id))
+        return { digits, formatted: formatSafetyNumber(digits) }
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/conversations/:id/messages',
+      handler: async (req) => {
+        const limit = Number(req.query.get('limit') ?? '100')
+        const before = req.query.has('before') ? Number(req.query.get('before')) : undefined
+        const messages = await node.messenger().log.conversation(sessionIdParam(req.params.id), { limit: Number.isInteger(limit) && limit > 0 ? limit : 100, before })
+        return { messages: messages.map(messageView) }
+      }
+    },
+    { method: 'POST', path: '/api/conversations/:id/read', handler: async (req) => { await node.messenger().markRead(sessionIdParam(req.params.id)); return {} } },
+    {
+      method: 'POST',
+      path: '/api/messages',
+      handler: async (req) => ({ message: messageView(await node.messenger().send(stringField(req.body, 'to', 200), stringField(req.body, 'text', 100_000))) })
+    },
+    {
+      method: 'GET',
+      path: '/api/inbox',
+      handler: async (req) => {
+        const after = Number(req.query.get('after') ?? '0')
+        const limit = Number(req.query.get('limit') ?? '100')
+        const log = node.messenger().log
+        const messages = await log.inbox(Number.isInteger(after) && after >= 0 ? after : 0, Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 100)
+        return { messages: messages.map(messageView), cursor: messages.at(-1)?.inboxSeq ?? after }
+      }
+    }
+  ]
+}

@@ -1,0 +1,42 @@
+import type { Logger } from '../log.js'
+import type { ScryptParams } from '../store/kdf.js'
+import type { NodeController } from '../api/routes.js'
+
+export interface SottoNodeInit {
+  dataDir: string
+  /** libp2p listen multiaddrs; default /ip4/0.0.0.0/tcp/0 and a WebSocket one. */
+  listen?: string[]
+  bootstrap?: string[]
+  /** mDNS discovery on the LAN; default true (tests and benches always pass false). */
+  mdns?: boolean
+  /** Serve as a circuit relay for peers behind NAT. */
+  relay?: boolean
+  /** Local API port; 0 picks a free one. Default 0... the CLI passes its default. */
+  apiPort?: number
+  apiHost?: string
+  apiAllowRemote?: boolean
+  /** Unlock at start with this passphrase (CLI: prompt, file or env). */
+  passphrase?: string
+  logger: Logger
+  /** KDF cost for accounts created through this node (tests use the minimum). */
+  kdf?: ScryptParams
+  /** Folder of the built web UI; default dist/web-ui next to the code. */
+  webUiDir?: string
+  /** Delay before read receipts (E5); tests shorten it. */
+  receiptDelayMs?: () => number
+  /** Idle time after which the API locks (A7); default 15 min, changeable in settings. */
+  idleLockMs?: number
+  now?: () => number
+}
+
+export interface SottoNode {
+  /** `http://127.0.0.1:PORT/?token=…`: open once in a browser. */
+  readonly url: string
+  readonly apiPort: number
+  readonly token: string
+  readonly peerId: string
+  readonly controller: NodeController
+  /** Multiaddrs others can dial (with /p2p/PEER_ID). */
+  addresses: () => string[]
+  stop: () => Promise<void>
+}

@@ -1,0 +1,3 @@
+import { SottoError } from '../errors.js'
+
+export class MessagingError extends SottoError {}

@@ -1,0 +1,31 @@
+/**
+ * What the messaging layer needs from the layers below, as small interfaces: the session
+ * crypto (node/crypto behind an adapter) and the transport (node/net behind an adapter).
+ * Tests and benchmarks plug in the real ones; nothing here knows libp2p or the ratchet.
+ */
+import type { SessionId } from '../identity/session-id.js'
+import type { StoreOp } from '../store/types.js'
+
+export interface SessionCrypto {
+  /** Seals a plaintext for a peer, starting a session from its published bundle when needed. */
+  seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal }) => Promise<Uint8Array>
+  /**
+   * Opens an envelope. `commit` receives the authenticated sender and the plaintext and
+   * returns the writes that must land in the same atomic batch as the new session state.
+   */
+  open: (envelope: Uint8Array, commit: (from: SessionId, plaintext: Uint8Array) => Promise<StoreOp[]>) => Promise<{ from: SessionId, plaintext: Uint8Array }>
+}
+
+/** Expected delivery failures are values, not exceptions. */
+export type DeliveryResult =
+  | { ok: true, via: 'direct' | 'mailbox', mailboxes?: number }
+  | { ok: false, error: string }
+
+export interface EnvelopeTransport {
+  deliver: (peer: SessionId, envelope: Uint8Array, options?: { signal?: AbortSignal }) => Promise<DeliveryResult>
+}
+
+export type MessengerEvent =
+  | { type: 'message', message: import('./message-log.js').Message }
+  | { type: 'message-state', id: string, peer: SessionId, state: import('./message-log.js').MessageState }
+  | { type: 'contact', contact: import('./contacts.js').Contact }
