@@ -22,10 +22,12 @@ export interface Message {
   seq: number
   /** Position in the inbox (incoming only, global, from 1). */
   inboxSeq?: number
+  /** Why a message failed, as an error code (outgoing only). */
+  error?: string
 }
 
 /** A state only moves forward: a late "delivered" never undoes "read". */
-const RANK: Record<MessageState, number> = { failed: 0, sending: 1, stored: 2, delivered: 3, read: 4, received: 4 }
+const RANK: Record<MessageState, number> = { failed: 0, sending: 1, stored: 2, delivered: 3, received: 3, read: 4 }
 
 interface Counter { n: number }
 
@@ -64,9 +66,10 @@ export class MessageLog {
   }
 
   /** Moves a message's state forward; returns the updated message, or undefined if unchanged. */
-  async advanceState (peer: SessionId, id: string, state: MessageState): Promise<Message | undefined> {
+  async advanceState (peer: SessionId, id: string, state: MessageState, direction?: Direction): Promise<Message | undefined> {
     const message = await this.find(peer, id)
     if (message === undefined || RANK[state] <= RANK[message.state]) return undefined
+    if (direction !== undefined && message.direction !== direction) return undefined
     const next = { ...message, state }
     await this.store.put(['msg', peer, message.seq], jsonValue(next))
     return next

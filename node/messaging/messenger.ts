@@ -12,7 +12,8 @@ import { ContactBook, type Contact } from './contacts.js'
 import { MessagingError } from './errors.js'
 import { MessageLog, type Message } from './message-log.js'
 import { Mutex } from './mutex.js'
-import { decodePayload, encodePayload, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload } from './payload.js'
+import { Outbox, type OutboxEntry } from './outbox.js'
+import { decodePayload, encodePayload, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind } from './payload.js'
 import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto } from './ports.js'
 
 export type ReceiveVerdict = 'accepted' | 'duplicate' | 'refused'
@@ -35,6 +36,7 @@ export interface MessengerInit {
 export class Messenger {
   readonly contacts: ContactBook
   readonly log: MessageLog
+  readonly outbox: Outbox
   private readonly lock = new Mutex()
   private readonly now: () => number
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -43,6 +45,19 @@ export class Messenger {
     this.now = init.now ?? Date.now
     this.contacts = new ContactBook(init.store, this.now)
     this.log = new MessageLog(init.store)
+    this.outbox = new Outbox({
+      store: init.store,
+      transport: init.transport,
+      logger: init.logger,
+      now: this.now,
+      onSettled: async (entry, result) => { await this.settled(entry, result) }
+    })
+  }
+
+  /** Starts retrying queued envelopes (and those left from before a restart). */
+  start (): void {
+    this.outbox.start()
+    void this.outbox.retryDue(true)
   }
 
   /** Stores the text as "sending", then tries to deliver it; resolves with its state after that try. */
@@ -64,22 +79,37 @@ export class Messenger {
 
     const sentAt = this.now()
     const id = randomBytes(16).toString('hex')
-    const message = await this.lock.run(async () => {
-      const { message, ops } = await this.log.prepareAppend({ id, peer: contact.sessionId, direction: 'out', text, sentAt, state: 'sending' })
-      const updated: Contact = { ...contact, lastMessageAt: sentAt }
-      await this.init.store.batch([...ops, this.contacts.putOp(updated)])
+    const payload: Payload = { v: 1, t: 'text', id, sentAt, text }
+    const queued = await this.lock.run(async () => {
+      let envelope: Uint8Array | undefined
+      let sealError: string | undefined
+      try {
+        envelope = await this.init.crypto.seal(contact.sessionId, encodePayload(payload), options)
+      } catch (err) {
+        await this.noteIdentityChange(contact.sessionId, err)
+        sealError = (err as SottoError).code ?? 'ERR_SEAL'
+        this.init.logger.info('could not seal a message', { code: sealError })
+      }
+      const state = envelope === undefined ? 'failed' : 'sending'
+      const { message, ops } = await this.log.prepareAppend({ id, peer: contact.sessionId, direction: 'out', text, sentAt, state, error: sealError })
+      const entry: OutboxEntry | undefined = envelope === undefined
+        ? undefined
+        : { id, peer: contact.sessionId, envelope: Buffer.from(envelope).toString('base64'), createdAt: sentAt, attempts: 0, nextAttemptAt: sentAt }
+      // The message and its queued envelope land together: it is never shown as sent without being queued.
+      await this.init.store.batch([...ops, this.contacts.putOp({ ...contact, lastMessageAt: sentAt }), ...(entry === undefined ? [] : [this.outbox.queueOp(entry)])])
       this.log.committed(message)
-      return message
+      return { message, entry }
     })
-    this.emit({ type: 'message', message })
-    return await this.deliverPayload(message, { v: 1, t: 'text', id, sentAt, text }, options)
+    this.emit({ type: 'message', message: queued.message })
+    if (queued.entry === undefined) return queued.message
+    await this.outbox.attempt(queued.entry, options)
+    return (await this.log.find(contact.sessionId, id)) ?? queued.message
   }
 
-  /** Seals and delivers; a delivered text moves to "delivered" (the recipient acked after committing). */
-  private async deliverPayload (message: Message, payload: Payload, options: { signal?: AbortSignal }): Promise<Message> {
-    const result = await this.sealAndDeliver(message.peer, payload, options)
-    if (!result.ok) return await this.setState(message, 'failed')
-    return await this.setState(message, result.via === 'direct' ? 'delivered' : 'stored')
+  /** A queued envelope reached a path: direct means the recipient committed it. */
+  private async settled (entry: OutboxEntry, result: DeliveryResult): Promise<void> {
+    const state = !result.ok ? 'failed' : result.via === 'direct' ? 'delivered' : 'stored'
+    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out')
   }
 
   private async sealAndDeliver (peer: SessionId, payload: Payload, options: { signal?: AbortSignal }): Promise<DeliveryResult> {
@@ -88,17 +118,17 @@ export class Messenger {
       envelope = await this.lock.run(async () => await this.init.crypto.seal(peer, encodePayload(payload), options))
     } catch (err) {
       await this.noteIdentityChange(peer, err)
-      this.init.logger.info('could not seal a message', { code: (err as SottoError).code })
+      this.init.logger.info('could not seal a receipt', { code: (err as SottoError).code })
       return { ok: false, error: (err as SottoError).code ?? 'ERR_SEAL' }
     }
     const result = await this.init.transport.deliver(peer, envelope, options)
-    if (!result.ok) this.init.logger.info('delivery failed', { error: result.error })
+    if (!result.ok) this.init.logger.info('receipt delivery failed', { error: result.error })
     return result
   }
 
-  private async setState (message: Message, state: Message['state']): Promise<Message> {
-    const updated = await this.log.advanceState(message.peer, message.id, state)
-    if (updated === undefined) return (await this.log.find(message.peer, message.id)) ?? message
+  private async setState (message: Pick<Message, 'peer' | 'id'>, state: Message['state'], direction?: Message['direction']): Promise<Message | undefined> {
+    const updated = await this.log.advanceState(message.peer, message.id, state, direction)
+    if (updated === undefined) return undefined
     this.emit({ type: 'message-state', id: message.id, peer: message.peer, state })
     return updated
   }
@@ -107,7 +137,7 @@ export class Messenger {
    * An envelope from the network. Resolves only after the message (if new) and the session
    * state are committed together, so the transport may then acknowledge it.
    */
-  async receive (envelope: Uint8Array): Promise<ReceiveVerdict> {
+  async receive (envelope: Uint8Array, via: 'direct' | 'mailbox' = 'direct'): Promise<ReceiveVerdict> {
     let outcome: { kind: 'text', message: Message, contact: Contact, isNewContact: boolean } | { kind: 'duplicate' } | { kind: 'receipt', from: SessionId, payload: Extract<Payload, { t: 'receipt' }> } | { kind: 'blocked' } | undefined
     try {
       await this.lock.run(async () => {
@@ -141,12 +171,37 @@ export class Messenger {
     if (done === undefined || done.kind === 'blocked') return 'accepted'
     if (done.kind === 'duplicate') return 'duplicate'
     if (done.kind === 'receipt') {
-      for (const id of done.payload.ids) await this.setState({ peer: done.from, id } as Message, done.payload.kind)
+      // A receipt can only move our own messages to that peer forward.
+      for (const id of done.payload.ids) await this.setState({ peer: done.from, id }, done.payload.kind, 'out')
       return 'accepted'
     }
     this.emit({ type: 'contact', contact: done.contact })
     this.emit({ type: 'message', message: done.message })
+    // A direct delivery is acknowledged on the stream; mail fetched from a mailbox is
+    // acknowledged to its sender by a sealed receipt (E5: after a random delay).
+    if (via === 'mailbox' && done.contact.state !== 'blocked') this.scheduleReceipt(done.message.peer, 'delivered', done.message.id)
     return 'accepted'
+  }
+
+  private readonly pendingReceipts = new Map<string, { kind: ReceiptKind, ids: string[] }>()
+
+  private scheduleReceipt (peer: SessionId, kind: ReceiptKind, ...ids: string[]): void {
+    const key = `${peer}:${kind}`
+    const pending = this.pendingReceipts.get(key)
+    if (pending !== undefined) { pending.ids.push(...ids); return }
+    this.pendingReceipts.set(key, { kind, ids: [...ids] })
+    const delay = (this.init.receiptDelayMs ?? (() => 1000 + Math.random() * 4000))()
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      const batch = this.pendingReceipts.get(key)
+      this.pendingReceipts.delete(key)
+      if (batch === undefined) return
+      for (let i = 0; i < batch.ids.length; i += MAX_RECEIPT_IDS) {
+        const receipt: Payload = { v: 1, t: 'receipt', kind: batch.kind, ids: batch.ids.slice(i, i + MAX_RECEIPT_IDS) }
+        this.sealAndDeliver(peer, receipt, {}).catch(() => {})
+      }
+    }, delay)
+    this.timers.add(timer)
   }
 
   /** Marks a conversation read and, after a randomised delay (E5), sends a read receipt. */
@@ -161,18 +216,13 @@ export class Messenger {
       this.emit({ type: 'contact', contact: updated })
     }
     // Incoming messages move to "read" locally; the sender learns it from the receipt.
-    for (const id of unreadIds) await this.setState({ peer, id } as Message, 'read')
+    for (const id of unreadIds) await this.setState({ peer, id }, 'read', 'in')
     if (unreadIds.length === 0 || contact.state !== 'accepted') return
-    const delay = (this.init.receiptDelayMs ?? (() => 1000 + Math.random() * 4000))()
-    const timer = setTimeout(() => {
-      this.timers.delete(timer)
-      const receipt: Payload = { v: 1, t: 'receipt', kind: 'read', ids: unreadIds.slice(-MAX_RECEIPT_IDS) }
-      this.sealAndDeliver(peer, receipt, {}).catch(() => {})
-    }, delay)
-    this.timers.add(timer)
+    this.scheduleReceipt(peer, 'read', ...unreadIds)
   }
 
   stop (): void {
+    this.outbox.stop()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
   }
