@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   restore: { summary: 'restore an account from its recovery phrase', load: async () => await import('./commands/restore.js') },
   id: { summary: 'print the Session ID of the account', load: async () => await import('./commands/id.js') },
   passwd: { summary: 'change the passphrase that locks the data folder', load: async () => await import('./commands/passwd.js') },
+  start: { summary: 'run your node: network, mailbox for others, local API and web UI', load: async () => await import('./commands/start.js') },
   status: { summary: 'show the running node: peers, addresses, published record', load: async () => await import('./commands/status.js') },
   contacts: { summary: 'list, add, accept or block contacts', load: async () => await import('./commands/contacts.js') },
   send: { summary: 'send a message: sotto send CONTACT TEXT', load: async () => await import('./commands/send.js') },

@@ -1,0 +1,5 @@
+export { CryptoError, IdentityChangedError } from './errors.js'
+export { SessionManager, type SessionManagerInit } from './session-manager.js'
+export { parseRecord, recordSequence, encodeRecord, type PrekeyRecord } from './bundle.js'
+export { PADDING_BUCKETS } from './padding.js'
+export { MAX_SKIP, MAX_SKIPPED_KEYS } from './constants.js'

@@ -1,0 +1,45 @@
+/**
+ * AES-256-GCM (NIST SP 800-38D) on node:crypto, 96-bit nonces and 128-bit tags. Every key
+ * Sotto passes here is used for exactly one message (a ratchet message key, or an envelope's
+ * fresh ephemeral key), with the nonce derived together with the key, so no (key, nonce)
+ * pair ever repeats (R10). @noble/ciphers' gcm is the reference in the tests.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { DecryptError } from '../errors.js'
+
+export const AEAD_KEY_BYTES = 32
+export const AEAD_NONCE_BYTES = 12
+export const AEAD_TAG_BYTES = 16
+
+/** Returns ciphertext || tag. */
+export function aeadEncrypt (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
+  const c = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES })
+  c.setAAD(ad)
+  const out = new Uint8Array(plaintext.length + AEAD_TAG_BYTES)
+  const body = c.update(plaintext)
+  out.set(body, 0)
+  const fin = c.final()
+  out.set(fin, body.length)
+  out.set(c.getAuthTag(), body.length + fin.length)
+  return out
+}
+
+/** Opens ciphertext || tag, or throws DecryptError (never returns unauthenticated bytes). */
+export function aeadDecrypt (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array, error: () => Error = () => new DecryptError()): Uint8Array {
+  if (sealed.length < AEAD_TAG_BYTES) throw error()
+  const tagAt = sealed.length - AEAD_TAG_BYTES
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES })
+    d.setAAD(ad)
+    d.setAuthTag(sealed.subarray(tagAt))
+    const body = d.update(sealed.subarray(0, tagAt))
+    const fin = d.final()
+    if (fin.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+    const out = new Uint8Array(body.length + fin.length)
+    out.set(body, 0)
+    out.set(fin, body.length)
+    return out
+  } catch {
+    throw error()
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The Double Ratchet (Signal's Double Ratchet spec, revision 1, §3.3-3.5): initialisation
+ * from PQXDH's SK, RatchetEncrypt, RatchetDecrypt with skipped message keys, and the DH
+ * ratchet step. Pure functions over immutable states: nothing here stores, logs or knows
+ * identities beyond the associated data it is given.
+ *
+ * Limits (constants.ts): MAX_SKIP per chain and per PN gap (R2), MAX_SKIPPED_KEYS per state
+ * with the oldest evicted first, skipped keys older than SKIPPED_KEY_MAX_AGE_MS dropped
+ * (R7), MAX_RECEIVER_CHAINS kept (R13). A used message key is removed from the state (R7);
+ * a message whose key is gone is a duplicate (R4).
+ */
+import { concatBytes, equalBytes, wipe } from '../../bytes.js'
+import { MAX_RECEIVER_CHAINS, MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_MAX_AGE_MS } from '../constants.js'
+import { DecryptError, DuplicateMessageError, NoSessionError, TooFarAheadError } from '../errors.js'
+import { aeadDecrypt, aeadEncrypt } from '../primitives/aead.js'
+import { importX25519PublicKey, X25519KeyPair } from '../primitives/x25519.js'
+import type { RandomSource } from '../random.js'
+import { kdfCk, kdfRk, messageKeyMaterial } from './keys.new.js'
+import { decodeRatchetMessage, encodeHeader, type Header } from './message.js'
+import type { RatchetState, ReceiverChain, SkippedKey } from './state.js'
+
+/** DR §3.3 RatchetInitAlice: SK from PQXDH, Bob's signed prekey as the first DHr. */
+export function initAlice (sharedKey: Uint8Array, bobSignedPrekey: Uint8Array, random: RandomSource): RatchetState {
+  const sendingKey = X25519KeyPair.generate(random)
+  const dh = sendingKey.agree(bobSignedPrekey)
+  const { rootKey, chainKey } = kdfRk(sharedKey, dh)
+  wipe(dh)
+  return { rootKey, sendingKey, sendingChain: { chainKey, index: 0 }, previousCounter: 0, remoteRatchetKey: bobSignedPrekey, receiverChains: [], skipped: [] }
+}
+
+/** DR §3.3 RatchetInitBob: the signed prekey pair is Bob's first DHs. */
+export function initBob (sharedKey: Uint8Array, signedPrekey: X25519KeyPair): RatchetState {
+  const sendingKey = X25519KeyPair.fromStored(signedPrekey.publicKey, Uint8Array.from(signedPrekey.privateKeyBytes()))
+  return { rootKey: sharedKey, sendingKey, sendingChain: undefined, previousCounter: 0, remoteRatchetKey: undefined, receiverChains: [], skipped: [] }
+}
+
+/** DR §3.4 RatchetEncrypt. `ad` is the directional AD (sender identity first) plus any extra bound bytes. */
+export function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array, ad: Uint8Array): { state: RatchetState, message: Uint8Array, header: Header } {
+  const chain = state.sendingChain
+  if (chain === undefined) throw new NoSessionError('this session cannot send before it has received')
+  const { chainKey, messageKey } = kdfCk(chain.chainKey)
+  const headerBytes = encodeHeader(state.sendingKey.publicKey, state.previousCounter, chain.index)
+  const { key, nonce } = messageKeyMaterial(messageKey)
+  const sealed = aeadEncrypt(key, nonce, plaintext, concatBytes(ad, headerBytes))
+  wipe(messageKey, key)
+  const message = new Uint8Array(headerBytes.length + sealed.length)
+  message.set(headerBytes, 0)
+  message.set(sealed, headerBytes.length)
+  return {
+    state: { ...state, sendingChain: { chainKey, index: chain.index + 1 } },
+    message,
+    header: { ratchetKey: state.sendingKey.publicKey, previousCounter: state.previousCounter, counter: chain.index }
+  }
+}
+
+interface Advance { chainKey: Uint8Array, index: number, skipped: SkippedKey[] }
+
+/** DR §3.5 SkipMessageKeys: derive and keep the keys of messages not yet received, up to `until`. */
+function skipTo (ratchetKey: Uint8Array, chainKey: Uint8Array, index: number, until: number, now: number): Advance {
+  if (until - index > MAX_SKIP) throw new TooFarAheadError()
+  const skipped: SkippedKey[] = []
+  let ck = chainKey
+  for (let i = index; i < until; i++) {
+    const next = kdfCk(ck)
+    skipped.push({ ratchetKey, index: i, messageKey: next.messageKey, storedAt: now })
+    ck = next.chainKey
+  }
+  return { chainKey: ck, index: Math.max(index, until), skipped }
+}
+
+export interface Decryption {
+  readonly state: RatchetState
+  readonly plaintext: Uint8Array
+  readonly header: Header
+  /** Message keys of earlier messages that have not arrived yet (R12: a visible gap). */
+  readonly newlySkipped: number
+}
+
+function open (messageKey: Uint8Array, body: Uint8Array, ad: Uint8Array, headerBytes: Uint8Array): Uint8Array {
+  const { key, nonce } = messageKeyMaterial(messageKey)
+  try {
+    return aeadDecrypt(key, nonce, body, concatBytes(ad, headerBytes))
+  } finally {
+    wipe(key)
+  }
+}
+
+function capSkipped (keys: SkippedKey[], now: number): SkippedKey[] {
+  // R7: drop keys older than the age limit; R2/R13: keep at most MAX_SKIPPED_KEYS, oldest out first.
+  let out = keys.filter((k) => now - k.storedAt <= SKIPPED_KEY_MAX_AGE_MS)
+  if (out.length > MAX_SKIPPED_KEYS) out = out.slice(out.length - MAX_SKIPPED_KEYS)
+  return out
+}
+
+/**
+ * DR §3.5 RatchetDecrypt. `ad` is the directional AD (sender identity first). Returns the
+ * new state, or throws (DecryptError, DuplicateMessageError, TooFarAheadError, DecodeError,
+ * BadKeyError) leaving `state` as it was.
+ */
+export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Uint8Array, now: number, random: RandomSource): Decryption {
+  const { header, headerBytes, body } = decodeRatchetMessage(message)
+  const rk = header.ratchetKey
+  // R11: our own message sent back to us.
+  if (equalBytes(rk, state.sendingKey.publicKey)) throw new DecryptError('a message reflected back to its sender')
+
+  // 1. A skipped message key (DR §3.5 TrySkippedMessageKeys).
+  const at = state.skipped.findIndex((k) => k.index === header.counter && equalBytes(k.ratchetKey, rk))
+  if (at >= 0) {
+    const plaintext = open(state.skipped[at].messageKey, body, ad, headerBytes)
+    const skipped = state.skipped.filter((_, i) => i !== at)
+    return { state: { ...state, skipped: capSkipped(skipped, now) }, plaintext, header, newlySkipped: 0 }
+  }
+
+  // 2. A chain we already have.
+  const chainAt = state.receiverChains.findIndex((c) => equalBytes(c.ratchetKey, rk))
+  if (chainAt >= 0) {
+    const chain = state.receiverChains[chainAt]
+    if (header.counter < chain.index) throw new DuplicateMessageError()
+    const adv = skipTo(rk, chain.chainKey, chain.index, header.counter, now)
+    const { chainKey, messageKey } = kdfCk(adv.chainKey)
+    const plaintext = open(messageKey, body, ad, headerBytes)
+    wipe(messageKey)
+    const receiverChains = state.receiverChains.slice()
+    receiverChains[chainAt] = { ratchetKey: rk, chainKey, index: header.counter + 1 }
+    return {
+      state: { ...state, receiverChains, skipped: capSkipped([...state.skipped, ...adv.skipped], now) },
+      plaintext,
+      header,
+      newlySkipped: adv.skipped.length
+    }
+  }
+
+  // 3. A new ratchet key: finish the current receiving chain up to PN, then DHRatchet (DR §3.5).
+  let skipped: SkippedKey[] = []
+  let kept = state.receiverChains
+  const current = state.receiverChains[0]
+  if (current !== undefined && state.remoteRatchetKey !== undefined && equalBytes(current.ratchetKey, state.remoteRatchetKey)) {
+    const finished = skipTo(current.ratchetKey, current.chainKey, current.index, header.previousCounter, now)
+    skipped = finished.skipped
+    // The finished chain keeps its place: a late message of it may still come.
+    if (skipped.length > 0) kept = [{ ratchetKey: current.ratchetKey, chainKey: finished.chainKey, index: finished.index }, ...state.receiverChains.slice(1)]
+  }
+  if (header.counter > MAX_SKIP) throw new TooFarAheadError()
+  const remote = importX25519PublicKey(rk)
+  const dhIn = state.sendingKey.agree(remote)
+  const step1 = kdfRk(state.rootKey, dhIn)
+  const sendingKey = X25519KeyPair.generate(random)
+  const dhOut = sendingKey.agree(remote)
+  const step2 = kdfRk(step1.rootKey, dhOut)
+  wipe(dhIn, dhOut)
+  const adv = skipTo(rk, step1.chainKey, 0, header.counter, now)
+  const { chainKey, messageKey } = kdfCk(adv.chainKey)
+  const plaintext = open(messageKey, body, ad, headerBytes)
+  wipe(messageKey)
+  const newChain: ReceiverChain = { ratchetKey: rk, chainKey, index: header.counter + 1 }
+  const receiverChains = [newChain, ...kept].slice(0, MAX_RECEIVER_CHAINS)
+  return {
+    state: {
+      rootKey: step2.rootKey,
+      sendingKey,
+      sendingChain: { chainKey: step2.chainKey, index: 0 },
+      previousCounter: state.sendingChain?.index ?? 0,
+      remoteRatchetKey: rk,
+      receiverChains,
+      skipped: capSkipped([...state.skipped, ...skipped, ...adv.skipped], now)
+    },
+    plaintext,
+    header,
+    newlySkipped: skipped.length + adv.skipped.length
+  }
+}

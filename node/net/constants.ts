@@ -1,0 +1,32 @@
+/**
+ * Every limit on what a peer can make this node do, with its reason. See
+ * docs/NETWORK-LIMITS.md for the whole picture.
+ */
+
+/** Sotto's own DHT, apart from the IPFS one. */
+export const DHT_PROTOCOL = '/sotto/kad/1.0.0'
+export const DELIVER_PROTOCOL = '/sotto/deliver/1'
+export const MAILBOX_PROTOCOL = '/sotto/mailbox/1'
+/** DHT key namespace of prekey records: validators and selectors are keyed by it. */
+export const RECORD_NAMESPACE = 'sotto-prekeys'
+
+/** Largest frame on /sotto/deliver/1: the largest padded envelope plus framing, with room. */
+export const MAX_DELIVER_FRAME = 96 * 1024
+/** A whole frame must arrive within this time, or the stream is reset (slow-loris, T4). */
+export const FRAME_TIMEOUT_MS = 10_000
+/** How long a sender waits for a recipient's ack (the recipient commits to disk first). */
+export const DELIVER_TIMEOUT_MS = 15_000
+/** Concurrent inbound delivery streams per connection; one honest peer needs few. */
+export const MAX_INBOUND_DELIVER_STREAMS = 32
+export const MAX_OUTBOUND_DELIVER_STREAMS = 64
+
+/** Connection manager: enough for a DHT participant on a laptop, not a flood. */
+export const MAX_CONNECTIONS = 300
+/** Inbound connections per second from one host (libp2p default is 5; loopback tests redial fast). */
+export const INBOUND_CONNECTION_THRESHOLD = 50
+export const MAX_INCOMING_PENDING_CONNECTIONS = 32
+/** Yamux streams per connection, for all protocols together. */
+export const MAX_STREAMS_PER_CONNECTION = 256
+
+/** Prekey records larger than this are refused by every node's validator (D1). */
+export const MAX_RECORD_BYTES = 16 * 1024

@@ -1,0 +1,76 @@
+/**
+ * Builds the libp2p 3 node every Sotto user runs: TCP and WebSocket, Noise, Yamux,
+ * identify, ping, Sotto's own Kademlia DHT (server mode: every node serves, R21), mDNS when
+ * asked, bootstrap peers, AutoNAT, circuit relay (client always, server with `relay`),
+ * DCUtR. The peer key is the device's own random key, never the account key (K5, K6).
+ */
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT, type SelectFn, type ValidateFn } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { createLibp2p } from 'libp2p'
+import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, RECORD_NAMESPACE } from './constants.js'
+
+export interface SottoLibp2pInit {
+  privateKey: PrivateKey
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  relay?: boolean
+  validate: ValidateFn
+  select: SelectFn
+  /** Keep loopback and private addresses in the DHT (tests, LANs); default: when listening on them. */
+  keepPrivateAddresses?: boolean
+}
+
+export type SottoLibp2p = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown }>
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+
+export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLibp2p> {
+  const listen = init.listen ?? DEFAULT_LISTEN
+  const keepPrivate = init.keepPrivateAddresses ?? listen.some((a) => /\/ip4\/(127\.|10\.|192\.168\.|0\.0\.0\.0)|\/ip6\/::1?\//.test(a))
+  const peerDiscovery = []
+  if (init.bootstrap !== undefined && init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap }))
+  if (init.mdns === true) peerDiscovery.push(mdns({ interval: 1000 }))
+  const services: Record<string, any> = {
+    identify: identify(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper: keepPrivate ? passthroughMapper : removePrivateAddressesMapper,
+      validators: { [RECORD_NAMESPACE]: init.validate },
+      selectors: { [RECORD_NAMESPACE]: init.select },
+      allowQueryWithZeroPeers: true,
+      initialQuerySelfInterval: 500
+    }),
+    autoNAT: autoNAT(),
+    dcutr: dcutr()
+  }
+  if (init.relay === true) services.relay = circuitRelayServer()
+  const node = await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: MAX_CONNECTIONS,
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS
+    },
+    services
+  })
+  return node as unknown as SottoLibp2p
+}
