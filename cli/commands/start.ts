@@ -22,6 +22,8 @@ Options:
   --bootstrap MULTIADDR   a known peer to join through (repeatable; also in settings)
   --no-mdns               do not look for peers on the local network
   --relay                 relay connections for peers behind NAT
+  --no-mailbox            do not hold sealed messages for offline users
+  --mailbox-quota MB      how much to hold for others (default 512)
   --api-port N            local API / web UI port (default ${DEFAULT_API_PORT}; 0 picks a free one)
   --locked                do not unlock at start; unlock from the web UI
   --log-level LEVEL       debug, info, warn or error (default info)`,
@@ -30,6 +32,8 @@ Options:
     bootstrap: 'strings',
     mdns: 'boolean',
     relay: 'boolean',
+    mailbox: 'boolean',
+    'mailbox-quota': 'string',
     'api-port': 'string',
     'api-host': 'string',
     'api-allow-remote': 'boolean',
@@ -53,6 +57,8 @@ Options:
       bootstrap: flags.bootstrap as string[] | undefined,
       mdns: flags.mdns !== false,
       relay: flags.relay === true,
+      mailbox: flags.mailbox !== false,
+      mailboxQuotaBytes: (intFlag(flags, 'mailbox-quota', 1, 1_000_000) ?? 512) * 1024 * 1024,
       apiPort,
       apiHost: stringFlag(flags, 'api-host'),
       apiAllowRemote: flags['api-allow-remote'] === true,

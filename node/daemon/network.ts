@@ -14,6 +14,11 @@ import { createRecordSelector, createRecordValidator, findRecord, publishRecord 
 import { deliverEnvelope, registerDeliver, type DeliverVerdict } from '../net/deliver.js'
 import { decodeRouting, type Routing } from './routing.js'
 import type { AccountCrypto } from './session-crypto.js'
+import { join } from 'node:path'
+import { MailboxStore } from '../net/mailbox/store.js'
+import { registerMailbox } from '../net/mailbox/protocol.js'
+import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from '../net/mailbox/constants.js'
+import { putInMailboxes } from './mailboxes.js'
 
 /** How long a contact's routing (PeerId, addresses) is reused before asking the DHT again. */
 const ROUTING_CACHE_MS = 5 * 60_000
@@ -33,6 +38,10 @@ export interface Network {
 }
 
 export interface NetworkInit {
+  dataDir: string
+  /** Serve as a mailbox for others (default true; `--no-mailbox`). */
+  mailbox?: boolean
+  mailboxQuotaBytes?: number
   privateKey: PrivateKey
   listen?: string[]
   bootstrap?: string[]
@@ -61,6 +70,10 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     onEnvelope: async (envelope) => handler === undefined ? 'locked' : await handler(envelope)
   })
   const routingCache = new Map<string, { routing: Routing, at: number }>()
+  const mailboxStore = init.mailbox === false ? undefined : await MailboxStore.open(join(init.dataDir, 'mailbox'), { totalQuotaBytes: init.mailboxQuotaBytes ?? DEFAULT_TOTAL_QUOTA_BYTES, now: init.now })
+  const mailboxServer = await registerMailbox(libp2p, { store: mailboxStore, logger: log, now: init.now })
+  const purgeTimer = setInterval(() => { void mailboxStore?.purgeExpired().catch(() => 0) }, PURGE_INTERVAL_MS)
+  purgeTimer.unref()
 
   async function fetchRecord (sessionId: SessionId, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
     const signal = AbortSignal.any([AbortSignal.timeout(FIND_RECORD_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
@@ -83,7 +96,8 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     addresses: () => libp2p.getMultiaddrs().map((a) => a.toString()),
     stats: () => ({
       peers: libp2p.getConnections().length,
-      routingTable: (libp2p.services.dht as unknown as { routingTable?: { size: number } }).routingTable?.size ?? 0
+      routingTable: (libp2p.services.dht as unknown as { routingTable?: { size: number } }).routingTable?.size ?? 0,
+      mailbox: mailboxStore === undefined ? undefined : { envelopes: mailboxStore.stats().envelopes, bytes: mailboxStore.stats().bytes }
     }),
     onEnvelope (h) { handler = h },
     async publish (sessionId, record) {
@@ -95,12 +109,15 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
         async deliver (peer, envelope, options = {}): Promise<DeliveryResult> {
           for (const fresh of [false, true]) {
             const routing = await routingOf(peer, fresh)
-            if (routing === undefined) return { ok: false, error: 'NO_RECORD' }
+            if (routing === undefined) break
             const result = await deliverEnvelope(libp2p, routing.peerId, routing.addrs, envelope, options)
             if (result.ok) return { ok: true, via: 'direct' }
-            if (result.error !== 'NO_ROUTE' && result.error !== 'TIMEOUT') return { ok: false, error: result.error }
+            if (result.error === 'REFUSED' || result.error === 'PROTOCOL') return { ok: false, error: result.error }
+            if (result.error === 'LOCKED') break
           }
-          return { ok: false, error: 'UNREACHABLE' }
+          // Not reachable now (offline, or locked): leave it sealed with the mailboxes.
+          const mailboxes = await putInMailboxes(libp2p, peer, envelope, log)
+          return mailboxes > 0 ? { ok: true, via: 'mailbox', mailboxes } : { ok: false, error: 'UNREACHABLE' }
         }
       }
     },
@@ -108,7 +125,10 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       for (const a of addrs) await libp2p.dial(multiaddr(a)).catch((err: unknown) => { log.info('could not dial a bootstrap peer', { code: (err as { name?: string }).name ?? 'ERR' }) })
     },
     async stop () {
+      clearInterval(purgeTimer)
+      mailboxServer.stop()
       await libp2p.stop()
+      await mailboxStore?.close()
     }
   }
 }

@@ -29,6 +29,7 @@ import { loadOrCreatePeerKey } from './peer-key.js'
 import { readSettings, writeSettings } from './settings.js'
 import { UnlockThrottle } from './unlock-throttle.js'
 import { startNetwork, type Network } from './network.js'
+import { MailCollector } from './mailboxes.js'
 import { openSessionCrypto, type AccountCrypto } from './session-crypto.js'
 import type { SottoNode, SottoNodeInit } from './types.js'
 
@@ -40,6 +41,7 @@ interface Unlocked {
   account: Account
   crypto: AccountCrypto
   messenger: Messenger
+  mail: MailCollector
   recordPublishedAt?: number
 }
 
@@ -50,6 +52,9 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   let settings = await readSettings(init.dataDir)
   const peerKey = await loadOrCreatePeerKey(init.dataDir)
   const net: Network = await startNetwork({
+    dataDir: init.dataDir,
+    mailbox: init.mailbox,
+    mailboxQuotaBytes: init.mailboxQuotaBytes,
     privateKey: peerKey,
     listen: init.listen,
     bootstrap: [...(init.bootstrap ?? []), ...settings.bootstrap],
@@ -85,6 +90,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   net.libp2p.addEventListener('peer:connect', () => {
     if (unlocked !== undefined && unlocked.recordPublishedAt === undefined) setTimeout(schedulePublish, 300).unref()
     void unlocked?.messenger.outbox.retryDue(true)
+    if (unlocked !== undefined) setTimeout(() => { void unlocked?.mail.collect() }, 200).unref()
   })
 
   function schedulePublish (): void {
@@ -121,8 +127,16 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
       onEvent: onMessengerEvent,
       receiptDelayMs: init.receiptDelayMs
     })
-    unlocked = { account, crypto, messenger }
+    const mail = new MailCollector({
+      libp2p: net.libp2p,
+      identity: account.identity,
+      receive: async (envelope) => await messenger.receive(envelope, 'mailbox'),
+      log: init.logger.forComponent('sotto:mail'),
+      now
+    })
+    unlocked = { account, crypto, messenger, mail }
     messenger.start()
+    mail.start()
     uiLocked = false
     lastActivity = now()
     await publishRecord()
@@ -136,6 +150,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     if (republishTimer !== undefined) clearInterval(republishTimer)
     if (u === undefined) return
     u.messenger.stop()
+    u.mail.stop()
     await publishing
     await u.account.close()
   }

@@ -9,6 +9,10 @@ export interface SottoNodeInit {
   bootstrap?: string[]
   /** mDNS discovery on the LAN; default true (tests and benches always pass false). */
   mdns?: boolean
+  /** Hold sealed envelopes for offline users (default true). */
+  mailbox?: boolean
+  /** Total bytes held for others (default 512 MiB). */
+  mailboxQuotaBytes?: number
   /** Serve as a circuit relay for peers behind NAT. */
   relay?: boolean
   /** Local API port; 0 picks a free one. Default 0... the CLI passes its default. */

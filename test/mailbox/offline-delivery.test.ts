@@ -1,0 +1,78 @@
+/**
+ * Issue 7 on real nodes: the recipient is offline, the sender's message is held sealed by
+ * ordinary peers, the sender goes offline too, the recipient returns and gets it exactly
+ * once, and the mailboxes then hold nothing for it.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sessionIdToX25519, type SessionId } from '../../node/identity/session-id.js'
+import { mailboxKeyFor } from '../../node/net/mailbox/proof.js'
+import { toHex } from '../../node/bytes.js'
+import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
+
+const relays: TestNode[] = []
+let a: TestNode
+let b: TestNode
+let aliceId: SessionId
+let bobId: SessionId
+
+async function filesContain (dir: string, needle: Buffer): Promise<boolean> {
+  let entries
+  try { entries = await readdir(dir, { withFileTypes: true }) } catch { return false }
+  for (const e of entries) {
+    const p = join(dir, e.name)
+    if (e.isDirectory() ? await filesContain(p, needle) : (await readFile(p)).includes(needle)) return true
+  }
+  return false
+}
+
+beforeAll(async () => {
+  const first = await startTestNode()
+  relays.push(first)
+  for (let i = 1; i < 7; i++) relays.push(await startTestNode({ bootstrapFrom: [relays[i - 1].node, first.node] }))
+  a = await startTestNode({ bootstrapFrom: [relays[1].node, relays[3].node] })
+  b = await startTestNode({ bootstrapFrom: [relays[5].node, relays[6].node] })
+  aliceId = (await a.node.controller.createAccount(TEST_PASSPHRASE)).sessionId as SessionId
+  bobId = (await b.node.controller.createAccount(TEST_PASSPHRASE)).sessionId as SessionId
+  await waitFor('records published', async () => (await a.node.controller.status()).dht.recordPublished && (await b.node.controller.status()).dht.recordPublished)
+}, 120_000)
+
+afterAll(async () => {
+  await Promise.all([...relays, a, b].map(async (n) => await n.node.stop()))
+})
+
+describe('offline delivery through mailboxes', () => {
+  it('recipient offline -> "stored" on several mailboxes -> sender offline -> recipient returns -> exactly once, mailboxes emptied, sender sees "delivered"', async () => {
+    await b.node.stop()
+    const marker = `OFFLINE-MARKER-${Date.now()}`
+    const sent = await a.node.controller.messenger().send(bobId, marker)
+    expect(sent.state).toBe('stored')
+    const holding = await Promise.all(relays.map(async (r) => (await r.node.controller.status()).mailbox?.envelopes ?? 0))
+    expect(holding.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(3)
+    // What a mailbox holds on disk names neither the text nor the sender.
+    for (const r of relays) {
+      expect(await filesContain(join(r.dataDir, 'mailbox'), Buffer.from(marker))).toBe(false)
+      expect(await filesContain(join(r.dataDir, 'mailbox'), Buffer.from(aliceId))).toBe(false)
+      expect(await filesContain(join(r.dataDir, 'mailbox'), Buffer.from(aliceId.slice(2), 'hex'))).toBe(false)
+    }
+    await a.node.stop()
+
+    await b.restart({ passphrase: TEST_PASSPHRASE, bootstrap: [relays[2].node.addresses()[0], relays[4].node.addresses()[0]] })
+    const got = await waitFor('message from the mailboxes', async () => (await b.node.controller.messenger().log.inbox(0)).find((m) => m.text === marker), 20_000)
+    expect(got.peer).toBe(aliceId)
+    // Exactly once, although several mailboxes held it.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect((await b.node.controller.messenger().log.inbox(0)).filter((m) => m.text === marker)).toHaveLength(1)
+    // Bob's mailbox folder on every relay's disk is gone (B's own receipts for Alice may wait in hers).
+    const bobBox = toHex(mailboxKeyFor(sessionIdToX25519(bobId)))
+    await waitFor('mailboxes emptied', async () => {
+      const left = await Promise.all(relays.map(async (r) => await readdir(join(r.dataDir, 'mailbox', bobBox)).then((f) => f.length, () => 0)))
+      return left.every((c) => c === 0)
+    }, 20_000, 250)
+
+    // Alice comes back: the delivered receipt (itself sealed, via mailbox or directly) reaches her.
+    await a.restart({ passphrase: TEST_PASSPHRASE, bootstrap: [relays[0].node.addresses()[0]] })
+    await waitFor('delivered at Alice', async () => (await a.node.controller.messenger().log.find(bobId, sent.id))?.state === 'delivered', 30_000)
+  })
+})
