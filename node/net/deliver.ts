@@ -44,7 +44,8 @@ export async function registerDeliver (libp2p: Libp2p, init: DeliverServerInit):
     if (body[0] !== TYPE_ENVELOPE || body.length < 2) throw new FrameError('ERR_FRAME_TYPE', 'expected an envelope')
     const verdict = await init.onEnvelope(body.subarray(1), from)
     await writeFrame(stream, Uint8Array.of(FRAME_VERSION, TYPE_ACK, VERDICTS.indexOf(verdict)))
-    await stream.close()
+    // Closing waits for the remote's side; the ack is already sent, so do not hold the handler.
+    void stream.close().catch(() => {})
   }
 }
 
@@ -52,7 +53,8 @@ export async function deliverEnvelope (libp2p: Libp2p, peer: PeerId, addrs: Mult
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? DELIVER_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
   let stream: Stream
   try {
-    if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs })
+    // Teaching the peer store costs a locked write: only when there is no connection to reuse.
+    if (addrs.length > 0 && libp2p.getConnections(peer).length === 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs })
     stream = await libp2p.dialProtocol(peer, DELIVER_PROTOCOL, { signal })
   } catch {
     return { ok: false, error: signal.aborted ? 'TIMEOUT' : 'NO_ROUTE' }
@@ -61,7 +63,7 @@ export async function deliverEnvelope (libp2p: Libp2p, peer: PeerId, addrs: Mult
     await writeFrame(stream, concatBytes(Uint8Array.of(FRAME_VERSION, TYPE_ENVELOPE), envelope), { signal })
     const reader = new FrameReader(stream, 16, options.timeoutMs ?? DELIVER_TIMEOUT_MS)
     const frame = await reader.read()
-    await stream.close().catch(() => {})
+    void stream.close().catch(() => {})
     if (frame === undefined) return { ok: false, error: 'PROTOCOL' }
     const body = checkVersion(frame)
     const verdict = VERDICTS[body[1]]

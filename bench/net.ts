@@ -1,0 +1,199 @@
+/**
+ * `npm run bench:net [-- --json]`: the network figures of issue 6, in one run, on loopback.
+ * - deliver p50/p99: a 100-byte message A -> B through the whole stack (seal, /sotto/deliver/1,
+ *   B commits message + ratchet state, ack), beside the floor: the same request/response with
+ *   bare libp2p on a fresh stream;
+ * - msgs/s: sustained A -> B with every message committed on both sides;
+ * - start -> record published, idle RSS of one `sotto start` process;
+ * - on a 20-node network: finding a user's prekey record vs a bare kad-dht get.
+ * Nodes run with mDNS off and listen on 127.0.0.1 only.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { Stream } from '@libp2p/interface'
+import { startSottoNode } from '../node/daemon/sotto-node.js'
+import type { SottoNode } from '../node/daemon/types.js'
+import { silentLogger } from '../node/log.js'
+import { MIN_SCRYPT } from '../node/store/kdf.js'
+import type { SessionId } from '../node/identity/session-id.js'
+import { createSottoLibp2p, type SottoLibp2p } from '../node/net/libp2p.js'
+import { findRecord, publishRecord } from '../node/net/records.js'
+import { parseRecord, recordSequence } from '../node/crypto/bundle.js'
+import { parseSessionId } from '../node/identity/session-id.js'
+import { fmt, percentile, wantsJson } from './lib/measure.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const dirs: string[] = []
+async function dir (): Promise<string> { const d = await mkdtemp(join(tmpdir(), 'sotto-bench-')); dirs.push(d); return d }
+const PASS = 'bench passphrase'
+const say = (s: string) => { if (!wantsJson()) process.stdout.write(s + '\n') }
+
+async function sottoNode (bootstrap: string[]): Promise<SottoNode> {
+  return await startSottoNode({ dataDir: await dir(), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, mdns: false, apiPort: 0, logger: silentLogger, kdf: MIN_SCRYPT, receiptDelayMs: () => 10 })
+}
+
+async function waitFor (fn: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+async function deliveryFigures (): Promise<{ p50: number, p99: number, perSec: number }> {
+  const a = await sottoNode([])
+  const b = await sottoNode([a.addresses()[0]])
+  await a.controller.createAccount(PASS)
+  const bob = (await b.controller.createAccount(PASS)).sessionId as SessionId
+  await waitFor(async () => (await b.controller.status()).dht.recordPublished)
+  const text = 'x'.repeat(100)
+  await a.controller.messenger().send(bob, 'warm-up')
+  const times: number[] = []
+  for (let i = 0; i < 300; i++) {
+    const t = performance.now()
+    const m = await a.controller.messenger().send(bob, text)
+    if (m.state !== 'delivered') throw new Error(`not delivered: ${m.state}`)
+    times.push(performance.now() - t)
+  }
+  times.sort((x, y) => x - y)
+  // Sustained: 3 s with 32 messages in flight, each acked after B committed it.
+  const start = performance.now()
+  let done = 0
+  const worker = async (): Promise<void> => {
+    while (performance.now() - start < 3000) {
+      const m = await a.controller.messenger().send(bob, text)
+      if (m.state === 'delivered') done++
+    }
+  }
+  await Promise.all(Array.from({ length: 32 }, worker))
+  const perSec = done / ((performance.now() - start) / 1000)
+  await a.stop()
+  await b.stop()
+  return { p50: percentile(times, 50), p99: percentile(times, 99), perSec }
+}
+
+async function bareNode (): Promise<SottoLibp2p> {
+  return await createSottoLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    validate: (key, value) => { if (new TextDecoder().decode(key).startsWith('/sotto-prekeys/')) parseRecord(value, parseSessionId(new TextDecoder().decode(key).slice(15)), Date.now()) },
+    select: (_k, records) => { let best = 0; for (let i = 1; i < records.length; i++) if (recordSequence(records[i]) > recordSequence(records[best])) best = i; return best }
+  })
+}
+
+async function bareFloor (): Promise<number> {
+  const a = await bareNode()
+  const b = await bareNode()
+  await b.handle('/bench/echo/1', (stream: Stream) => {
+    void (async () => {
+      for await (const chunk of stream) {
+        if (chunk.byteLength > 0) { stream.send(Uint8Array.of(1)); await stream.close(); return }
+      }
+    })()
+  })
+  await a.dial(b.getMultiaddrs()[0])
+  const times: number[] = []
+  for (let i = 0; i < 300; i++) {
+    const t = performance.now()
+    const s = await a.dialProtocol(b.peerId, '/bench/echo/1')
+    s.send(new Uint8Array(100))
+    for await (const _ of s) break
+    await s.close()
+    times.push(performance.now() - t)
+  }
+  await a.stop()
+  await b.stop()
+  return percentile(times.sort((x, y) => x - y), 50)
+}
+
+async function startToPublished (): Promise<{ ms: number, rssMb: number }> {
+  const peer = await sottoNode([])
+  const dataDir = await dir()
+  const bin = join(ROOT, 'bin', 'sotto.js')
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(process.execPath, [bin, 'init', '--data-dir', dataDir], { env: { ...process.env, SOTTO_PASSPHRASE: PASS }, stdio: 'ignore' })
+    c.on('close', (code) => code === 0 ? resolve() : reject(new Error('init failed')))
+  })
+  const t = performance.now()
+  const child = spawn(process.execPath, [bin, 'start', '--data-dir', dataDir, '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--api-port', '0', '--bootstrap', peer.addresses()[0], '--log-level', 'info'], {
+    env: { ...process.env, SOTTO_PASSPHRASE: PASS }, stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let ms = NaN
+  await new Promise<void>((resolve) => {
+    let buf = ''
+    child.stderr.on('data', (d: Buffer) => {
+      buf += d.toString()
+      if (Number.isNaN(ms) && buf.includes('prekey record published')) { ms = performance.now() - t; resolve() }
+    })
+    setTimeout(resolve, 20_000)
+  })
+  await new Promise((r) => setTimeout(r, 3000))
+  const status = await readFile(`/proc/${child.pid ?? 0}/status`, 'utf8').catch(() => '')
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
+  child.kill('SIGTERM')
+  await new Promise((r) => child.on('close', r))
+  await peer.stop()
+  return { ms, rssMb: rssKb / 1024 }
+}
+
+async function findFigures (): Promise<{ find: number, bare: number }> {
+  const nodes: SottoLibp2p[] = []
+  for (let i = 0; i < 20; i++) nodes.push(await bareNode())
+  for (let i = 1; i < nodes.length; i++) {
+    await nodes[i].dial(nodes[0].getMultiaddrs()[0])
+    await nodes[i].dial(nodes[i - 1].getMultiaddrs()[0]).catch(() => {})
+  }
+  await new Promise((r) => setTimeout(r, 2000))
+  // A real account's record, published by a real node into this network.
+  const owner = await sottoNode([nodes[5].getMultiaddrs()[0].toString()])
+  const sessionId = (await owner.controller.createAccount(PASS)).sessionId as SessionId
+  await waitFor(async () => (await owner.controller.status()).dht.recordPublished)
+  const record = await findRecord(nodes[3].services.dht, sessionId, (s, v) => { parseRecord(v, parseSessionId(s), Date.now()) }, (x, y) => recordSequence(x) - recordSequence(y))
+  if (record === undefined) throw new Error('record not found')
+  await publishRecord(nodes[7].services.dht, sessionId, record, () => {})
+  const plainKey = new TextEncoder().encode('/bench/plain-value')
+  for await (const _ of nodes[8].services.dht.put(plainKey, new Uint8Array(200))) { /* drain */ }
+  const find: number[] = []
+  const bare: number[] = []
+  for (let i = 0; i < 20; i++) {
+    const from = nodes[(i * 7) % nodes.length]
+    let t = performance.now()
+    const got = await findRecord(from.services.dht, sessionId, (s, v) => { parseRecord(v, parseSessionId(s), Date.now()) }, (x, y) => recordSequence(x) - recordSequence(y))
+    if (got === undefined) throw new Error('lookup failed')
+    find.push(performance.now() - t)
+    t = performance.now()
+    for await (const e of from.services.dht.get(plainKey)) if (e.name === 'VALUE') break
+    bare.push(performance.now() - t)
+  }
+  await owner.stop()
+  await Promise.all(nodes.map(async (n) => await n.stop()))
+  return { find: percentile(find.sort((x, y) => x - y), 50), bare: percentile(bare.sort((x, y) => x - y), 50) }
+}
+
+async function main (): Promise<void> {
+  say('Sotto network benchmark (loopback, one process unless noted)')
+  const delivery = await deliveryFigures()
+  say(`deliver 100 B, whole stack:   p50 ${fmt(delivery.p50, 2)} ms   p99 ${fmt(delivery.p99, 2)} ms`)
+  const floor = await bareFloor()
+  say(`bare libp2p, fresh stream:    p50 ${fmt(floor, 2)} ms   (ratio ${fmt(delivery.p50 / floor, 2)}x, goal <= 3x)`)
+  say(`sustained A->B, committed:    ${fmt(delivery.perSec, 0)} msgs/s (goal >= 5,000)`)
+  const start = await startToPublished()
+  say(`sotto start -> published:     ${fmt(start.ms, 0)} ms (goal < 3,000; includes the scrypt unlock)`)
+  say(`idle RSS of sotto start:      ${fmt(start.rssMb, 1)} MB (goal < 150)`)
+  const find = await findFigures()
+  say(`find record, 20 nodes:        p50 ${fmt(find.find, 1)} ms   bare kad-dht get p50 ${fmt(find.bare, 1)} ms`)
+  if (wantsJson()) {
+    process.stdout.write(JSON.stringify({
+      deliverP50Ms: delivery.p50, deliverP99Ms: delivery.p99, bareP50Ms: floor, msgsPerSec: delivery.perSec,
+      startToPublishedMs: start.ms, idleRssMb: start.rssMb, findRecordP50Ms: find.find, bareFindP50Ms: find.bare
+    }) + '\n')
+  }
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+}
+
+await main()
+process.exit(0)
