@@ -72,5 +72,13 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     },
     services
   })
+  // libp2p 3 does not dial what discovery finds; a LAN peer found by mDNS is worth a connection.
+  if (init.mdns === true) {
+    node.addEventListener('peer:discovery', (event) => {
+      const peer = event.detail
+      if (node.getConnections(peer.id).length > 0 || node.getConnections().length >= MAX_CONNECTIONS / 2) return
+      node.dial(peer.id).catch(() => {})
+    })
+  }
   return node as unknown as SottoLibp2p
 }
