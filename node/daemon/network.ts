@@ -61,7 +61,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     bootstrap: init.bootstrap,
     mdns: init.mdns,
     relay: init.relay,
-    validate: createRecordValidator(check),
+    validate: createRecordValidator(check, recordSequence),
     select: createRecordSelector(compare)
   })
   let handler: ((envelope: Uint8Array) => Promise<DeliverVerdict>) | undefined

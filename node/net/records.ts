@@ -25,11 +25,27 @@ function sessionIdOfKey (key: Uint8Array): string {
   return text.slice(prefix.length)
 }
 
-/** kad-dht validator: throws for a record that is not valid under its key. */
-export function createRecordValidator (check: RecordCheck) {
+/** Session IDs whose highest sequence a node remembers, to refuse stale replays (D2). */
+const MAX_REMEMBERED_SEQUENCES = 50_000
+
+/**
+ * kad-dht validator: throws for a record that is not valid under its key. kad-dht stores
+ * whatever passes its validator on a PUT (it applies selectors only on reads), so the
+ * validator also refuses a record older than one this node already accepted for that key:
+ * a stale record replayed later cannot replace a newer one (D2).
+ */
+export function createRecordValidator (check: RecordCheck, sequence?: (value: Uint8Array) => number) {
+  const highest = new Map<string, number>()
   return (key: Uint8Array, value: Uint8Array): void => {
     if (value.length > MAX_RECORD_BYTES) throw new SottoError('ERR_RECORD_TOO_LARGE', 'record too large')
-    check(sessionIdOfKey(key), value)
+    const sessionId = sessionIdOfKey(key)
+    check(sessionId, value)
+    if (sequence === undefined) return
+    const seq = sequence(value)
+    const known = highest.get(sessionId)
+    if (known !== undefined && seq < known) throw new SottoError('ERR_RECORD_STALE', 'an older record than one already seen')
+    if (highest.size >= MAX_REMEMBERED_SEQUENCES && known === undefined) highest.delete(highest.keys().next().value as string)
+    highest.set(sessionId, seq)
   }
 }
 
