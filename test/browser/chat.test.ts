@@ -1,0 +1,177 @@
+/**
+ * The bundled web UI in Debian's Chromium, driven by playwright-core, against two real nodes
+ * on loopback: one person creates an account in the browser, the other restores one from a
+ * phrase; they add each other, chat both ways and see "delivered" then "read"; one verifies
+ * the other's safety number; a message with HTML/script shows as text and runs nothing; after
+ * a node restart the UI asks for the passphrase. Screenshots go to test-output/screenshots.
+ */
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ROOT } from '../helpers/cli.js'
+import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
+import { IDS } from '../../web-ui/ids.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+const haveBrowser = existsSync(CHROMIUM)
+if (!haveBrowser && process.env.CI === 'true') throw new Error(`browser tests need ${CHROMIUM} in CI (apt-get install -y chromium)`)
+if (!haveBrowser) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`)
+
+const SHOTS = join(ROOT, 'test-output', 'screenshots')
+const BOB_PHRASE = 'legal winner thank year wave sausage worth useful legal winner thank yellow'
+const webUiDir = join(ROOT, 'dist', 'web-ui')
+let browser: Browser
+let a: TestNode
+let b: TestNode
+const dialogs: string[] = []
+
+async function page (node: TestNode, width = 1280, height = 800): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height } })
+  const p = await context.newPage()
+  p.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss() })
+  await p.goto(node.node.url)
+  return p
+}
+
+const id = (name: keyof typeof IDS) => `#${IDS[name]}`
+
+describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
+  beforeAll(async () => {
+    await mkdir(SHOTS, { recursive: true })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    a = await startTestNode({ webUiDir })
+    b = await startTestNode({ webUiDir, bootstrapFrom: [a.node] })
+  }, 60_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await a?.node.stop()
+    await b?.node.stop()
+  })
+
+  it('create, restore, add each other, chat both ways, delivered then read, verify, HTML stays text, restart asks for the passphrase', async () => {
+    const alice = await page(a)
+    expect(alice.url()).not.toContain('token=')
+    await alice.waitForSelector(id('welcome'))
+    await alice.screenshot({ path: join(SHOTS, 'welcome-1280.png') })
+    const phone = await page(a, 390, 844)
+    await phone.waitForSelector(id('welcome'))
+    await phone.screenshot({ path: join(SHOTS, 'welcome-390.png') })
+
+    // Alice creates an account: the phrase once, three words confirmed.
+    await alice.click(id('createButton'))
+    await alice.fill(id('passphrase'), TEST_PASSPHRASE)
+    await alice.fill(id('passphrase2'), TEST_PASSPHRASE)
+    await alice.click(id('submit'))
+    await alice.waitForSelector(id('phraseGrid'))
+    const words = await alice.$$eval(`${id('phraseGrid')} li`, (lis) => lis.map((li) => li.textContent ?? ''))
+    expect(words).toHaveLength(12)
+    await alice.click(id('phraseDone'))
+    for (const input of await alice.$$(`${id('confirmInputs')} input`)) {
+      await input.fill(words[Number(await input.getAttribute('data-index'))])
+    }
+    await alice.click(id('confirmButton'))
+    await alice.waitForSelector(id('ownId'))
+    const aliceId = (await alice.textContent(id('ownId')))?.trim() ?? ''
+    expect(aliceId).toMatch(/^05[0-9a-f]{64}$/)
+    expect(await alice.content()).not.toContain(a.node.token)
+
+    // Bob restores from a phrase, with a typo first.
+    const bob = await page(b)
+    await bob.click(id('restoreButton'))
+    await bob.fill(id('restorePhrase'), BOB_PHRASE.replace('thank', 'thnak') + ' ')
+    await bob.waitForFunction((sel) => (document.querySelector(sel)?.textContent ?? '').includes('thnak'), id('restoreHint'))
+    await bob.fill(id('restorePhrase'), BOB_PHRASE)
+    await bob.fill(id('passphrase'), TEST_PASSPHRASE)
+    await bob.fill(id('passphrase2'), TEST_PASSPHRASE)
+    await bob.click(id('submit'))
+    await bob.waitForSelector(id('ownId'))
+    const bobId = (await bob.textContent(id('ownId')))?.trim() ?? ''
+
+    await waitFor('records published', async () => (await a.node.controller.status()).dht.recordPublished && (await b.node.controller.status()).dht.recordPublished)
+
+    // They add each other; a bad ID is explained as it is typed.
+    await alice.fill(id('addContactId'), '05zz')
+    expect(await alice.textContent(id('addContactError'))).toMatch(/0-9 and letters a-f/)
+    await alice.fill(id('addContactId'), bobId)
+    await alice.fill(id('addContactName'), 'Bob')
+    await alice.click(id('addContactButton'))
+    await alice.waitForSelector(id('composer'))
+    await bob.fill(id('addContactId'), aliceId)
+    await bob.fill(id('addContactName'), 'Alice')
+    await bob.click(id('addContactButton'))
+    await bob.waitForSelector(id('composer'))
+
+    // Alice writes; Bob has the conversation open, so it is delivered and then read.
+    await alice.fill(id('composer'), 'Hello Bob!')
+    await alice.press(id('composer'), 'Enter')
+    await bob.waitForSelector('.bubble.in:has-text("Hello Bob!")')
+    await alice.waitForSelector('.bubble.out[data-state="read"]', { timeout: 20_000 })
+    await bob.fill(id('composer'), 'Hi Alice, got it.')
+    await bob.click(id('sendButton'))
+    await alice.waitForSelector('.bubble.in:has-text("Hi Alice, got it.")')
+    await bob.waitForSelector('.bubble.out[data-state="delivered"], .bubble.out[data-state="read"]')
+
+    // A hostile text is shown as text and runs nothing (A5).
+    const payload = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    await bob.fill(id('composer'), payload)
+    await bob.click(id('sendButton'))
+    const shown = await alice.waitForSelector(`.bubble.in:has-text("${'<script>'}")`)
+    expect(await shown.textContent()).toContain(payload)
+    expect(await alice.$$('.bubble img')).toHaveLength(0)
+    await alice.waitForTimeout(300)
+    expect(dialogs).toEqual([])
+    await alice.screenshot({ path: join(SHOTS, 'chat-1280.png') })
+
+    // Verify: 60 digits in 12 groups, the same on both sides.
+    await alice.click(id('verifyButton'))
+    await alice.waitForSelector(id('safetyNumber'))
+    const aliceDigits = await alice.$$eval(`${id('safetyNumber')} span`, (s) => s.map((x) => x.textContent).join(' '))
+    expect(aliceDigits.split(' ')).toHaveLength(12)
+    await alice.screenshot({ path: join(SHOTS, 'verify-1280.png') })
+    await bob.click(id('verifyButton'))
+    const bobDigits = await bob.$$eval(`${id('safetyNumber')} span`, (s) => s.map((x) => x.textContent).join(' '))
+    expect(bobDigits).toBe(aliceDigits)
+    await alice.click(id('markVerified'))
+    await alice.waitForSelector(`${id('verifyButton')}:has-text("Verified")`)
+
+    // Phone width: chat and verify screens.
+    const phoneChat = await page(a, 390, 844)
+    await phoneChat.click(`[data-contact="${bobId}"]`)
+    await phoneChat.waitForSelector(id('composer'))
+    await phoneChat.screenshot({ path: join(SHOTS, 'chat-390.png') })
+    await phoneChat.click(id('verifyButton'))
+    await phoneChat.waitForSelector(id('safetyNumber'))
+    await phoneChat.screenshot({ path: join(SHOTS, 'verify-390.png') })
+
+    // After a restart the node is locked; the UI asks for the passphrase; a wrong one says so.
+    await a.restart({ webUiDir })
+    const again = await page(a)
+    await again.waitForSelector(id('unlock'))
+    await again.fill(id('unlockPassphrase'), 'not my passphrase')
+    await again.click(id('unlockButton'))
+    await again.waitForFunction((sel) => (document.querySelector(sel)?.textContent ?? '') === 'Wrong passphrase.', id('unlockError'))
+    await again.waitForTimeout(1100)
+    await again.fill(id('unlockPassphrase'), TEST_PASSPHRASE)
+    await again.click(id('unlockButton'))
+    await again.waitForSelector(id('ownId'))
+    expect((await again.textContent(id('ownId')))?.trim()).toBe(aliceId)
+  })
+
+  it('A4/A5: the page sets CSP and no-referrer, and an injected inline script does not run', async () => {
+    const p = await page(b)
+    const res = await p.goto(`http://127.0.0.1:${b.node.apiPort}/`)
+    const headers = res?.headers() ?? {}
+    expect(headers['content-security-policy']).toContain("script-src 'self'")
+    expect(headers['referrer-policy']).toBe('no-referrer')
+    const ran = await p.evaluate(() => {
+      const s = document.createElement('script')
+      s.textContent = 'window.__pwned = true'
+      document.body.append(s)
+      return (window as unknown as { __pwned?: boolean }).__pwned === true
+    })
+    expect(ran).toBe(false)
+  })
+})
