@@ -70,9 +70,12 @@ Options:
       out(io, JSON.stringify({ url: node.url, peerId: node.peerId, addresses: node.addresses(), sessionId: status.sessionId, state: status.state }))
     } else {
       out(io, `Sotto is running. Open ${node.url}`)
-      err(io, `account: ${status.state === 'unlocked' ? status.sessionId ?? '' : status.state === 'locked' ? 'locked (unlock in the web UI)' : 'none yet (create or restore one in the web UI)'}`)
-      err(io, `peer id: ${node.peerId}`)
-      for (const a of node.addresses()) err(io, `listening: ${a}`)
+      // The rest (account, peer id, addresses for --bootstrap) is in `sotto status`, or here with --log-level debug.
+      if (level === 'debug') {
+        err(io, `account: ${status.state === 'unlocked' ? status.sessionId ?? '' : status.state}`)
+        err(io, `peer id: ${node.peerId}`)
+        for (const a of node.addresses()) err(io, `listening: ${a}`)
+      }
     }
     await new Promise<void>((resolve) => {
       const stop = () => { resolve() }
