@@ -9,3 +9,5 @@ const out = `${root}dist/web-ui/`
 await mkdir(out, { recursive: true })
 for (const f of ['index.html', 'app.js', 'app.css', 'ids.js']) await cp(`${root}web-ui/${f}`, out + f)
 await writeFile(out + 'bip39-english.json', JSON.stringify(wordlist))
+// The QR encoder (qrcode-generator, MIT, no dependencies), served by the node like the rest.
+await cp(`${root}node_modules/qrcode-generator/dist/qrcode.mjs`, out + 'qrcode.mjs')

@@ -1,6 +1,7 @@
 // Sotto's web UI: plain modules, no framework, no inline script (strict CSP). Text from
 // peers and contacts only ever reaches the page as text nodes (textContent), never as HTML.
 import { IDS } from './ids.js'
+import qrcode from './qrcode.mjs'
 
 const root = document.getElementById('root')
 const state = { status: null, contacts: [], current: null, messages: [], events: null }
@@ -33,6 +34,14 @@ async function api (method, path, body) {
 }
 
 function show (...nodes) { root.replaceChildren(...nodes) }
+
+/** A QR code as an image (data: URL, allowed by the CSP); the text is not secret. */
+function qr (text, label, id) {
+  const code = qrcode(0, 'M')
+  code.addData(text)
+  code.make()
+  return h('img', { class: 'qr', id, src: code.createDataURL(4, 8), alt: label, width: 200, height: 200 })
+}
 
 async function boot () {
   try {
@@ -198,6 +207,12 @@ function render () {
       h('div', { class: 'id', id: IDS.ownId }, me),
       h('div', { class: 'row' },
         h('button', { id: IDS.copyId, onclick: async (e) => { await navigator.clipboard?.writeText(me).catch(() => {}); e.target.textContent = 'Copied' } }, 'Copy'),
+        h('button', { id: IDS.showQr, onclick: () => {
+          const d = h('dialog', {}, h('h2', {}, 'Your Session ID'), h('p', {}, 'Let a friend scan this to add you.'), qr(me, 'QR code of your Session ID', IDS.ownQr),
+            h('p', { class: 'id' }, me), h('div', { class: 'row' }, h('button', { onclick: () => { d.close(); d.remove() } }, 'Close')))
+          document.body.append(d)
+          d.showModal()
+        } }, 'QR'),
         h('button', { id: IDS.networkButton, onclick: networkDialog }, 'Network'),
         h('button', { id: IDS.lockButton, onclick: async () => { await api('POST', '/api/lock'); unlock() } }, 'Lock'))),
     h('form', { class: 'section', onsubmit: async (e) => {
@@ -292,6 +307,7 @@ async function verifyDialog (c) {
     h('h2', {}, `Verify ${c.name}`),
     h('p', {}, 'Compare these numbers with the ones on your contact\'s screen, in person or on a call you trust. If they match, nobody is in the middle.'),
     h('div', { class: 'digits', id: IDS.safetyNumber }, groups.map((g) => h('span', {}, g))),
+    h('div', { class: 'center' }, qr(digits, 'QR code of the safety number', IDS.safetyQr)),
     h('div', { class: 'row' },
       h('button', { class: 'primary', id: IDS.markVerified, onclick: async () => { await setContact(c, { verified: true }); d.close(); d.remove() } }, 'Mark as verified'),
       h('button', { id: IDS.closeVerify, onclick: () => { d.close(); d.remove() } }, 'Close')))

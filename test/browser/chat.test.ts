@@ -77,6 +77,9 @@ describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
     const aliceId = (await alice.textContent(id('ownId')))?.trim() ?? ''
     expect(aliceId).toMatch(/^05[0-9a-f]{64}$/)
     expect(await alice.content()).not.toContain(a.node.token)
+    await alice.click(id('showQr'))
+    expect(await alice.$eval(id('ownQr'), (img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(50)
+    await alice.keyboard.press('Escape')
 
     // Bob restores from a phrase, with a typo first.
     const bob = await page(b)
@@ -129,6 +132,8 @@ describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
     await alice.click(id('verifyButton'))
     await alice.waitForSelector(id('safetyNumber'))
     const aliceDigits = await alice.$$eval(`${id('safetyNumber')} span`, (s) => s.map((x) => x.textContent).join(' '))
+    // The QR code is drawn (a real image, loaded under the CSP).
+    expect(await alice.$eval(id('safetyQr'), (img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(50)
     expect(aliceDigits.split(' ')).toHaveLength(12)
     await alice.screenshot({ path: join(SHOTS, 'verify-1280.png') })
     await bob.click(id('verifyButton'))
