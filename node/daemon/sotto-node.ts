@@ -43,6 +43,7 @@ interface Unlocked {
   messenger: Messenger
   mail: MailCollector
   recordPublishedAt?: number
+  record?: Uint8Array
 }
 
 export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
@@ -107,6 +108,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
       // A put that reached no peer is not "published": retried when a peer connects.
       if (peers > 0) {
         u.recordPublishedAt = now()
+        u.record = record
         log.info('prekey record published', { peers })
       }
       publish('status', await status())
@@ -276,6 +278,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     peerId: net.peerId,
     controller,
     addresses: () => net.addresses(),
+    publishedRecord: () => unlocked?.record,
     async stop () {
       if (stopped) return
       stopped = true

@@ -42,5 +42,7 @@ export interface SottoNode {
   readonly controller: NodeController
   /** Multiaddrs others can dial (with /p2p/PEER_ID). */
   addresses: () => string[]
+  /** The prekey record last published for the unlocked account, as the DHT holds it. */
+  publishedRecord: () => Uint8Array | undefined
   stop: () => Promise<void>
 }
