@@ -1,122 +1,181 @@
 /**
- * Prekey bundles (PQXDH §2–3), published as the account's DHT record. One record carries
- * the identity key, a signed X25519 prekey, a signed ML-KEM-1024 last-resort prekey, a batch
- * of one-time X25519 prekeys, the opaque `routing` field the network layer fills, a sequence
- * number and an expiry; the whole record is signed once more. Every signature has its own
- * context (K9). Format in docs/PROTOCOL.md §1.
+ * The prekey bundle (PQXDH §3.2 "Bob's prekey bundle"), published by the network layer as
+ * the account's DHT record. One signature of the identity key covers the whole record (own
+ * context), and the signed and KEM prekeys carry their own signatures as PQXDH requires.
+ *
+ * Wire format, version 1 (big-endian; docs/PROTOCOL.md §3):
+ *   u8 version = 0x01 | u8 record type = 0x50
+ *   0x0E | identity Ed25519 key (32)
+ *   u64 sequence | u64 expiresAt (ms since the epoch)
+ *   signed prekey: u32 id | u64 createdAt | 0x05 | X25519 (32) | signature (64)
+ *   KEM prekey:    u32 id | u64 createdAt | 0x08 | ML-KEM-1024 (1568) | signature (64)
+ *   u16 n (<= 200) | n x (u32 id | 0x05 | X25519 (32))       one-time prekeys
+ *   u16 len (<= 2048) | routing (opaque to this module)
+ *   signature (64) by the identity key over context "Sotto/prekey-bundle/v1\0" || all above
+ *
+ * parseBundle checks, before any key is derived (H1): size, structure, type bytes (H13),
+ * that the Ed25519 key is the Session ID's key, the record signature, both prekey
+ * signatures (H1, H2), the X25519 keys (H3), the ML-KEM key, expiry and prekey age (H16).
+ * Every refusal is a typed error; nothing is stored by parsing.
  */
-import { checkX25519PublicKey, sessionIdToX25519, type SessionId } from '../identity/session-id.js'
-import { concatBytes, equalBytes, utf8 } from '../bytes.js'
-import { Reader, Writer, KEY_TYPE } from './codec.js'
-import { CryptoError } from './errors.js'
-import { ed25519ToX25519, KEM_PUBLIC_KEY_LENGTH, sign, verify } from './primitives.js'
-import { MAX_ONE_TIME_PREKEYS, MAX_ROUTING_BYTES, SIGNED_PREKEY_MAX_AGE_MS } from './constants.js'
+import type { KeyObject } from 'node:crypto'
+import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
+import {
+  BUNDLE_RECORD_TYPE, BUNDLE_VERSION, ED25519_KEY_BYTES, ED25519_SIGNATURE_BYTES, KEY_TYPE_ED25519, KEY_TYPE_MLKEM1024,
+  KEY_TYPE_X25519, MAX_BUNDLE_BYTES, MAX_BUNDLE_LIFETIME_MS, MAX_CLOCK_SKEW_MS, MAX_ONE_TIME_PREKEYS_IN_BUNDLE,
+  MAX_ROUTING_BYTES, MLKEM1024_PUBLIC_KEY_BYTES, SIGNED_PREKEY_MAX_AGE_MS, X25519_KEY_BYTES
+} from './constants.js'
+import { Reader, Writer } from './encoding.js'
+import { BadKeyError, BadSignatureError, BundleError, DecodeError, IdentityMismatchError } from './errors.js'
+import { importEd25519PublicKey, matchesX25519, verifyEd25519, type Ed25519Signer } from './primitives/ed25519.js'
+import { importMlKemPublicKey } from './primitives/mlkem.js'
+import { checkX25519PublicKey } from './primitives/x25519.js'
+import { kemPrekeyMessage, signedPrekeyMessage } from './prekeys.js'
 
-export const RECORD_VERSION = 1
-export const CONTEXT = {
-  signedPrekey: utf8('Sotto/signed-prekey/v1\0'),
-  kemPrekey: utf8('Sotto/kem-prekey/v1\0'),
-  record: utf8('Sotto/prekey-record/v1\0')
+export interface PublicSignedPrekey {
+  readonly id: number
+  readonly createdAt: number
+  readonly publicKey: Uint8Array
+  readonly signature: Uint8Array
 }
 
-export interface SignedPrekeyPublic { id: number, key: Uint8Array, createdAt: number, signature: Uint8Array }
-export interface OneTimePrekeyPublic { id: number, key: Uint8Array }
-
-export interface PrekeyRecord {
-  signingKey: Uint8Array
-  seq: number
-  expiresAt: number
-  signedPrekey: SignedPrekeyPublic
-  kemPrekey: SignedPrekeyPublic
-  oneTimePrekeys: OneTimePrekeyPublic[]
-  routing: Uint8Array
+export interface PublicOneTimePrekey {
+  readonly id: number
+  readonly publicKey: Uint8Array
 }
 
-function u32 (n: number): Uint8Array { return new Writer().u32(n).finish() }
-function u64 (n: number): Uint8Array { return new Writer().u64(n).finish() }
-
-export function signedPrekeyMessage (id: number, key: Uint8Array, createdAt: number): Uint8Array {
-  return concatBytes(CONTEXT.signedPrekey, u32(id), Uint8Array.of(KEY_TYPE.x25519), key, u64(createdAt))
+/** The fields of a bundle, as built by the owner. */
+export interface BundleFields {
+  readonly identityKey: Uint8Array
+  readonly sequence: number
+  readonly expiresAt: number
+  readonly signedPrekey: PublicSignedPrekey
+  readonly kemPrekey: PublicSignedPrekey
+  readonly oneTimePrekeys: readonly PublicOneTimePrekey[]
+  readonly routing: Uint8Array
 }
 
-export function kemPrekeyMessage (id: number, key: Uint8Array, createdAt: number): Uint8Array {
-  return concatBytes(CONTEXT.kemPrekey, u32(id), Uint8Array.of(KEY_TYPE.mlkem1024), key, u64(createdAt))
+/** A bundle that passed every check of parseBundle. */
+export interface PrekeyBundle extends BundleFields {
+  readonly sessionId: SessionId
+  /** OpenSSL handle of the KEM key, made (and validated) while parsing. */
+  readonly kemKeyHandle?: KeyObject
 }
 
-function encodeUnsigned (r: Omit<PrekeyRecord, never>): Uint8Array {
-  const w = new Writer().u8(RECORD_VERSION)
-    .u8(KEY_TYPE.ed25519).bytes(r.signingKey)
-    .u64(r.seq).u64(r.expiresAt)
-    .u32(r.signedPrekey.id).u8(KEY_TYPE.x25519).bytes(r.signedPrekey.key).u64(r.signedPrekey.createdAt).bytes(r.signedPrekey.signature)
-    .u32(r.kemPrekey.id).u8(KEY_TYPE.mlkem1024).bytes(r.kemPrekey.key).u64(r.kemPrekey.createdAt).bytes(r.kemPrekey.signature)
-    .u16(r.oneTimePrekeys.length)
-  for (const k of r.oneTimePrekeys) w.u32(k.id).u8(KEY_TYPE.x25519).bytes(k.key)
-  return w.var16(r.routing).finish()
+function body (f: BundleFields): Writer {
+  if (f.oneTimePrekeys.length > MAX_ONE_TIME_PREKEYS_IN_BUNDLE) throw new BundleError('ERR_BUNDLE_TOO_LARGE', 'too many one-time prekeys')
+  if (f.routing.length > MAX_ROUTING_BYTES) throw new BundleError('ERR_BUNDLE_TOO_LARGE', 'routing field too large')
+  const w = new Writer(2048 + 37 * f.oneTimePrekeys.length + f.routing.length)
+  w.u8(BUNDLE_VERSION).u8(BUNDLE_RECORD_TYPE).typed(KEY_TYPE_ED25519, f.identityKey).u64(f.sequence).u64(f.expiresAt)
+  const s = f.signedPrekey
+  w.u32(s.id).u64(s.createdAt).typed(KEY_TYPE_X25519, s.publicKey).bytes(s.signature)
+  const k = f.kemPrekey
+  w.u32(k.id).u64(k.createdAt).typed(KEY_TYPE_MLKEM1024, k.publicKey).bytes(k.signature)
+  w.u16(f.oneTimePrekeys.length)
+  for (const o of f.oneTimePrekeys) w.u32(o.id).typed(KEY_TYPE_X25519, o.publicKey)
+  w.var16(f.routing)
+  return w
 }
 
-/** Serialises and signs a record with the identity key. */
-export function encodeRecord (record: PrekeyRecord, signingSeed: Uint8Array): Uint8Array {
-  if (record.oneTimePrekeys.length > MAX_ONE_TIME_PREKEYS || record.routing.length > MAX_ROUTING_BYTES) {
-    throw new CryptoError('ERR_RECORD_TOO_LARGE', 'too many prekeys or too much routing data')
+/** Serialises and signs a bundle with the identity key. */
+export function encodeBundle (fields: BundleFields, signer: Ed25519Signer): Uint8Array {
+  const w = body(fields)
+  const unsigned = w.finish()
+  const out = w.bytes(signer.sign('bundle', unsigned)).finish()
+  if (out.length > MAX_BUNDLE_BYTES) throw new BundleError('ERR_BUNDLE_TOO_LARGE', 'bundle too large')
+  return out
+}
+
+interface Decoded { fields: BundleFields, signedLength: number, signature: Uint8Array }
+
+function decode (bytes: Uint8Array): Decoded {
+  if (bytes.length > MAX_BUNDLE_BYTES) throw new DecodeError('prekey bundle: too large', 'ERR_BUNDLE_TOO_LARGE')
+  const r = new Reader(bytes, 'prekey bundle')
+  const version = r.u8()
+  if (version !== BUNDLE_VERSION) throw new DecodeError(`prekey bundle: version ${version}`, 'ERR_UNKNOWN_VERSION')
+  if (r.u8() !== BUNDLE_RECORD_TYPE) r.fail('not a prekey bundle')
+  const identityKey = r.typed(KEY_TYPE_ED25519, ED25519_KEY_BYTES, 'identity key')
+  const sequence = r.u64()
+  const expiresAt = r.u64()
+  const signedPrekey = {
+    id: r.u32(),
+    createdAt: r.u64(),
+    publicKey: r.typed(KEY_TYPE_X25519, X25519_KEY_BYTES, 'signed prekey'),
+    signature: r.copy(ED25519_SIGNATURE_BYTES)
   }
-  const body = encodeUnsigned(record)
-  return concatBytes(body, sign(signingSeed, concatBytes(CONTEXT.record, body)))
-}
-
-function keyOfType (r: Reader, type: number, length: number): Uint8Array {
-  if (r.u8() !== type) throw new CryptoError('ERR_KEY_TYPE', 'a key of the wrong type')
-  return r.bytes(length)
+  const kemPrekey = {
+    id: r.u32(),
+    createdAt: r.u64(),
+    publicKey: r.typed(KEY_TYPE_MLKEM1024, MLKEM1024_PUBLIC_KEY_BYTES, 'ML-KEM prekey'),
+    signature: r.copy(ED25519_SIGNATURE_BYTES)
+  }
+  const n = r.u16()
+  if (n > MAX_ONE_TIME_PREKEYS_IN_BUNDLE) throw new DecodeError('prekey bundle: too many one-time prekeys', 'ERR_BUNDLE_TOO_LARGE')
+  const oneTimePrekeys: PublicOneTimePrekey[] = []
+  const ids = new Set<number>()
+  for (let i = 0; i < n; i++) {
+    const id = r.u32()
+    if (ids.has(id)) r.fail('one-time prekey id repeated')
+    ids.add(id)
+    oneTimePrekeys.push({ id, publicKey: r.typed(KEY_TYPE_X25519, X25519_KEY_BYTES, 'one-time prekey') })
+  }
+  const routing = r.var16(MAX_ROUTING_BYTES)
+  const signedLength = r.position
+  const signature = r.copy(ED25519_SIGNATURE_BYTES)
+  r.end()
+  return { fields: { identityKey, sequence, expiresAt, signedPrekey, kemPrekey, oneTimePrekeys, routing }, signedLength, signature }
 }
 
 /**
- * Parses and verifies a record for the Session ID it is filed under, in this order: size and
- * shape, the record signature, the identity key against the Session ID, expiry, both prekey
- * signatures (H1, H2), key sanity (H3), prekey age (H16). Any failure is a typed error and
- * nothing is derived from the record.
+ * Parses and fully verifies a bundle filed under `expectedSessionId` (the DHT validator and
+ * every sender use this). Throws DecodeError, IdentityMismatchError, BadSignatureError,
+ * BadKeyError or BundleError.
  */
-export function parseRecord (bytes: Uint8Array, sessionId: SessionId, now: number): PrekeyRecord {
-  if (bytes.length < 200 || bytes.length > 16 * 1024) throw new CryptoError('ERR_RECORD_SIZE', 'a prekey record of impossible size')
-  const body = bytes.subarray(0, bytes.length - 64)
-  const signature = bytes.subarray(bytes.length - 64)
-  const r = new Reader(body, 'prekey record')
-  const version = r.u8()
-  if (version !== RECORD_VERSION) throw new CryptoError('ERR_UNKNOWN_VERSION', `prekey record version ${version} is not supported`)
-  const signingKey = keyOfType(r, KEY_TYPE.ed25519, 32)
-  const seq = r.u64()
-  const expiresAt = r.u64()
-  const signedPrekey = { id: r.u32(), key: keyOfType(r, KEY_TYPE.x25519, 32), createdAt: r.u64(), signature: r.bytes(64) }
-  const kemPrekey = { id: r.u32(), key: keyOfType(r, KEY_TYPE.mlkem1024, KEM_PUBLIC_KEY_LENGTH), createdAt: r.u64(), signature: r.bytes(64) }
-  const count = r.u16()
-  if (count > MAX_ONE_TIME_PREKEYS) throw new CryptoError('ERR_RECORD_TOO_LARGE', 'too many one-time prekeys')
-  const oneTimePrekeys: OneTimePrekeyPublic[] = []
-  for (let i = 0; i < count; i++) oneTimePrekeys.push({ id: r.u32(), key: keyOfType(r, KEY_TYPE.x25519, 32) })
-  const routing = r.var16(MAX_ROUTING_BYTES)
-  r.end()
-  if (!verify(signingKey, concatBytes(CONTEXT.record, body), signature)) throw new CryptoError('ERR_BAD_SIGNATURE', 'the prekey record signature is not valid')
-  let dhIdentity: Uint8Array
+export function parseBundle (bytes: Uint8Array, expectedSessionId: SessionId | string, now: number): PrekeyBundle {
+  const { fields, signedLength, signature } = decode(bytes)
+  const sessionKey = sessionIdToX25519(expectedSessionId as SessionId)
+  if (sessionKey === undefined || sessionKey.length !== 32 || !matchesX25519(fields.identityKey, sessionKey)) throw new IdentityMismatchError()
+  let identity: KeyObject
   try {
-    dhIdentity = ed25519ToX25519(signingKey)
+    identity = importEd25519PublicKey(fields.identityKey)
   } catch {
-    throw new CryptoError('ERR_BAD_KEY', 'the identity key is not a valid Ed25519 key')
+    throw new IdentityMismatchError('the bundle identity key is not a valid Ed25519 key')
   }
-  if (!equalBytes(dhIdentity, sessionIdToX25519(sessionId))) throw new CryptoError('ERR_WRONG_IDENTITY', 'the record is signed by another identity than its Session ID')
-  if (expiresAt <= now) throw new CryptoError('ERR_RECORD_EXPIRED', 'the prekey record has expired')
-  if (!verify(signingKey, signedPrekeyMessage(signedPrekey.id, signedPrekey.key, signedPrekey.createdAt), signedPrekey.signature)) {
-    throw new CryptoError('ERR_BAD_SIGNATURE', 'the signed prekey signature is not valid')
+  // PQXDH §4.2 / X3DH §3.3: verify before anything is derived (H1, H2).
+  if (!verifyEd25519(identity, 'bundle', bytes.subarray(0, signedLength), signature)) throw new BadSignatureError('prekey bundle')
+  const s = fields.signedPrekey
+  if (!verifyEd25519(identity, 'signedPrekey', signedPrekeyMessage(s.id, s.createdAt, s.publicKey), s.signature)) throw new BadSignatureError('signed prekey')
+  const k = fields.kemPrekey
+  if (!verifyEd25519(identity, 'kemPrekey', kemPrekeyMessage(k.id, k.createdAt, k.publicKey), k.signature)) throw new BadSignatureError('ML-KEM prekey')
+  checkX25519PublicKey(s.publicKey, 'signed prekey')
+  for (const o of fields.oneTimePrekeys) checkX25519PublicKey(o.publicKey, 'one-time prekey')
+  if (fields.expiresAt <= now) throw new BundleError('ERR_BUNDLE_EXPIRED', 'the prekey bundle has expired')
+  if (fields.expiresAt > now + MAX_BUNDLE_LIFETIME_MS) throw new BundleError('ERR_BUNDLE_EXPIRY', 'the prekey bundle claims to live too long')
+  for (const p of [s, k]) {
+    if (p.createdAt > now + MAX_CLOCK_SKEW_MS) throw new BundleError('ERR_PREKEY_FROM_FUTURE', 'a signed prekey was made in the future')
+    // H16 (X3DH §4.6): refuse a signed prekey older than the rotation window.
+    if (now - p.createdAt > SIGNED_PREKEY_MAX_AGE_MS) throw new BundleError('ERR_PREKEY_TOO_OLD', 'the signed prekey is older than the rotation window')
   }
-  if (!verify(signingKey, kemPrekeyMessage(kemPrekey.id, kemPrekey.key, kemPrekey.createdAt), kemPrekey.signature)) {
-    throw new CryptoError('ERR_BAD_SIGNATURE', 'the ML-KEM prekey signature is not valid')
+  let kemKeyHandle: KeyObject
+  try {
+    kemKeyHandle = importMlKemPublicKey(k.publicKey)
+  } catch {
+    throw new BadKeyError('the ML-KEM prekey is not a valid ML-KEM-1024 key')
   }
-  for (const key of [signedPrekey.key, ...oneTimePrekeys.map((k) => k.key)]) {
-    try { checkX25519PublicKey(key) } catch { throw new CryptoError('ERR_BAD_KEY', 'a prekey is not a usable X25519 key') }
-  }
-  if (now - signedPrekey.createdAt > SIGNED_PREKEY_MAX_AGE_MS) throw new CryptoError('ERR_PREKEY_TOO_OLD', 'the signed prekey is older than the rotation window')
-  return { signingKey, seq, expiresAt, signedPrekey, kemPrekey, oneTimePrekeys, routing }
+  return { ...fields, sessionId: expectedSessionId as SessionId, kemKeyHandle }
 }
 
-/** For the DHT selector: the sequence number of an already-verified record. */
-export function recordSequence (bytes: Uint8Array): number {
-  return new Reader(bytes.subarray(0, 42), 'prekey record').u8() === RECORD_VERSION
-    ? Number(new DataView(bytes.buffer, bytes.byteOffset + 34, 8).getBigUint64(0))
-    : -1
+/** The sequence number of a bundle, without verifying it (for a selector over verified records). */
+export function bundleSequence (bytes: Uint8Array): number {
+  return decode(bytes).fields.sequence
 }
+
+/** > 0 when `a` should replace `b` (higher sequence wins, D2); records that do not parse lose. */
+export function compareBundles (a: Uint8Array, b: Uint8Array): number {
+  const seq = (x: Uint8Array) => { try { return bundleSequence(x) } catch { return -1 } }
+  return seq(a) - seq(b)
+}
+
+/** The names the network layer uses for the DHT record validator and selector. */
+export { parseBundle as parseRecord, bundleSequence as recordSequence }
+export type { PrekeyBundle as PrekeyRecord }

@@ -147,10 +147,3 @@ export const MAX_ENVELOPE_BYTES = 65536 + 64
 /** Delivery receipts leave after a random delay in [min, max] ms, never at once (NDSS 2021). */
 export const RECEIPT_DELAY_MIN_MS = 2_000
 export const RECEIPT_DELAY_MAX_MS = 30_000
-
-// Names used by the first version of this module (kept while callers move over).
-export const ONE_TIME_PREKEYS = ONE_TIME_PREKEY_BATCH
-export const ONE_TIME_PREKEYS_LOW = ONE_TIME_PREKEY_LOW_WATER
-export const RECORD_LIFETIME_MS = BUNDLE_LIFETIME_MS
-export const MAX_ONE_TIME_PREKEYS = MAX_ONE_TIME_PREKEYS_IN_BUNDLE
-export const UNACKNOWLEDGED_SESSION_MAX_AGE_MS = MAX_UNACKNOWLEDGED_SESSION_AGE_MS

@@ -1,186 +1,267 @@
 /**
- * One account's sessions with its contacts: seal a plaintext for a contact (starting a
- * session from their verified prekey record when there is none), open an envelope and
- * commit the new session state together with whatever the caller stores for the message, in
- * one atomic batch (R9). Clock, randomness of one-time prekey choice and record lookup are
- * passed in.
+ * One account's sessions with its contacts, on top of the SecureStore: encrypt a plaintext
+ * for a contact into a sealed envelope (starting a session from their verified prekey
+ * bundle when there is none), and decrypt an envelope, committing the new session state,
+ * any consumed prekey and whatever the caller stores for the message in ONE atomic batch
+ * (R9). If the batch fails nothing changed, and the envelope decrypts later exactly once.
+ * The clock, the random source and the bundle lookup are passed in.
  *
- * Session message (inside the sealed envelope), docs/PROTOCOL.md §3:
- *   prekey:  0x01 | 0x01 | 0x05 E(32) | spk id u32 | kem id u32 | opk flag u8 [| opk id u32] | 0x08 CT(1568) | ratchet message
- *   normal:  0x01 | 0x02 | ratchet message
- * Tables: 'session' [peer] (Session, serialised), 'pin' [peer] (the contact's Ed25519 key),
- *         'basekey' [peer] (base keys already used, against replayed initial messages).
+ * Operations run one at a time (a queue), and a state reaches the in-memory cache only after
+ * its batch landed, so the cache never runs ahead of the store.
+ *
+ * Store tables: 'session' [peer] (session-record.ts), 'identity' [peer] (the contact's pinned
+ * Ed25519 key: u8 version | key (32)), plus those of prekey-store.ts.
  */
+import { concatBytes, equalBytes, toHex } from '../bytes.js'
 import type { IdentityKeys } from '../identity/keys.js'
-import { x25519ToSessionId, sessionIdToX25519, type SessionId } from '../identity/session-id.js'
-import { equalBytes, toHex } from '../bytes.js'
-import { getJson, jsonValue } from '../store/sealed-store.js'
+import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
+import type { Logger } from '../log.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
-import { parseRecord } from './bundle.js'
-import { KEY_TYPE, Reader, Writer } from './codec.js'
-import { CryptoError, IdentityChangedError } from './errors.js'
-import { initiate, respond } from './pqxdh.js'
-import { ed25519ToX25519, KEM_CIPHERTEXT_LENGTH } from './primitives.js'
-import { initAlice, initBob, ratchetDecrypt, ratchetEncrypt } from './ratchet/double-ratchet.js'
-import { openEnvelope, sealEnvelope } from './sealed-sender.js'
-import { deserializeSession, serializeSession, type Session } from './session-state.js'
+import { parseBundle, type PrekeyBundle } from './bundle.js'
+import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
+import { BadKeyError, DecryptError, IdentityChangedError, NoSessionError } from './errors.js'
 import { PrekeyStore } from './prekey-store.js'
-import { UNACKNOWLEDGED_SESSION_MAX_AGE_MS } from './constants.js'
+import { sha256 } from './primitives/kdf.js'
+import { X25519KeyPair } from './primitives/x25519.js'
+import { randomInt, systemRandom, type RandomSource } from './random.js'
+import { decodeInner, encodeInner, openEnvelope, sealEnvelope } from './sealed-sender.js'
+import { SessionCipher } from './session-cipher.js'
+import { capRecordSkipped, decodeSessionRecord, EMPTY_RECORD, encodeSessionRecord, type SessionRecord, type SessionState } from './session-record.js'
 
-export const MESSAGE_VERSION = 0x01
-const TYPE_PREKEY = 0x01
-const TYPE_NORMAL = 0x02
-/** Base keys remembered per contact to refuse a replayed initial message (H6). */
-const MAX_BASE_KEYS = 64
+const PIN_VERSION = 1
+
+export type BundleFetcher = (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
 
 export interface SessionManagerInit {
   identity: IdentityKeys
   store: SecureStore
-  now: () => number
-  /** The contact's published prekey record, or undefined when none is found. */
-  fetchRecord: (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
-  /** Picks which one-time prekey to use out of n (undefined: use none). Default: a random one. */
+  /** @default Date.now */
+  now?: () => number
+  /** @default systemRandom */
+  random?: RandomSource
+  /** Finds a contact's published bundle (the network layer's DHT lookup). */
+  fetchBundle?: BundleFetcher
+  /** Same as fetchBundle (the name the daemon uses). */
+  fetchRecord?: BundleFetcher
+  /** Picks which of n one-time prekeys to use, or undefined for none. @default uniform random */
   chooseOneTimePrekey?: (n: number) => number | undefined
+  logger?: Logger
+}
+
+export interface EncryptOptions {
+  signal?: AbortSignal
+  /** Writes to land in the same batch as the advanced session state (e.g. an outbox entry). */
+  extraOps?: readonly StoreOp[]
+  /** false: start a new session without a one-time prekey (X3DH §4.2). @default true */
+  oneTimePrekey?: boolean
+}
+
+export type CommitHook = (from: SessionId, plaintext: Uint8Array, messageId: string) => Promise<readonly StoreOp[]> | readonly StoreOp[]
+
+export interface DecryptOptions {
+  /** Called after authentication, before the batch; its writes join the batch (R9). */
+  commit?: CommitHook
+  extraOps?: readonly StoreOp[]
+}
+
+export interface DecryptResult {
+  readonly from: SessionId
+  readonly plaintext: Uint8Array
+  /** Stable id of this message (sender, ratchet key, counter); never a hash of signature bytes (K7). */
+  readonly messageId: string
+  /** True when this envelope started a new session (an initial message). */
+  readonly newSession: boolean
+  /** Earlier messages of this contact still missing (R12: the gap the UI can show). */
+  readonly missing: number
+}
+
+function messageId (sender: Uint8Array, ratchetKey: Uint8Array, counter: number): string {
+  const n = new Uint8Array(4)
+  new DataView(n.buffer).setUint32(0, counter)
+  return toHex(sha256(concatBytes(MESSAGE_ID_CONTEXT, sender, ratchetKey, n)).subarray(0, 16))
 }
 
 export class SessionManager {
   readonly prekeys: PrekeyStore
-  private readonly ours: { dhPrivate: Uint8Array, dhPublic: Uint8Array }
+  private readonly identity: X25519KeyPair
+  private readonly now: () => number
+  private readonly random: RandomSource
+  /** The session layer (PQXDH + ratchet over records); this class adds store, pins, queue and envelopes. */
+  readonly cipher: SessionCipher
+  private readonly records = new Map<string, SessionRecord>()
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor (private readonly init: SessionManagerInit) {
-    this.prekeys = new PrekeyStore(init.store, init.identity, init.now)
-    this.ours = { dhPrivate: init.identity.dhPrivateKey, dhPublic: init.identity.dhPublicKey }
+    this.now = init.now ?? Date.now
+    this.random = init.random ?? systemRandom
+    this.identity = X25519KeyPair.fromPrivateKey(init.identity.dhPrivateKey)
+    if (!equalBytes(this.identity.publicKey, init.identity.dhPublicKey)) throw new BadKeyError('identity keys do not match')
+    this.prekeys = new PrekeyStore({ identity: init.identity, store: init.store, now: this.now, random: this.random })
+    this.cipher = new SessionCipher(this.identity, this.prekeys, this.random)
   }
 
-  async loadSession (peer: SessionId): Promise<Session | undefined> {
+  get sessionId (): SessionId { return this.init.identity.sessionId }
+
+  private async run<T> (fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn)
+    this.queue = next.catch(() => undefined)
+    return await next
+  }
+
+  // ---- Prekeys and bundles ------------------------------------------------------------
+
+  /** Creates or rotates the account's prekeys (PQXDH §3.1); true when the bundle changed. */
+  async createPrekeys (): Promise<boolean> {
+    return await this.run(async () => await this.prekeys.maintain())
+  }
+
+  /** The account's freshly signed bundle, with the network layer's opaque routing bytes. */
+  async buildBundle (routing: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    return await this.run(async () => await this.prekeys.buildBundle(routing))
+  }
+
+  /** Parses and verifies a contact's bundle (bundle.ts parseBundle, with this manager's clock). */
+  parseBundle (bytes: Uint8Array, expectedSessionId: SessionId, now = this.now()): PrekeyBundle {
+    return parseBundle(bytes, expectedSessionId, now)
+  }
+
+  // ---- Sessions ------------------------------------------------------------------------
+
+  private async load (peer: SessionId): Promise<SessionRecord> {
+    const cached = this.records.get(peer)
+    if (cached !== undefined) return cached
     const bytes = await this.init.store.get(['session', peer])
-    return bytes === undefined ? undefined : deserializeSession(bytes)
+    const record = bytes === undefined ? EMPTY_RECORD : decodeSessionRecord(bytes)
+    this.records.set(peer, record)
+    return record
   }
 
-  /** Forgets the session with a contact; the next message starts a new one from their record. */
+  private async commit (peer: SessionId, record: SessionRecord, ops: readonly StoreOp[]): Promise<void> {
+    const capped = capRecordSkipped(record)
+    await this.init.store.batch([{ type: 'put', key: ['session', peer], value: encodeSessionRecord(capped) }, ...ops])
+    this.records.set(peer, capped)
+  }
+
+  async hasSession (peer: SessionId): Promise<boolean> {
+    return await this.run(async () => (await this.load(peer)).current !== undefined)
+  }
+
+  /** Forgets every session with a contact; the next message starts a new one from their bundle. */
   async resetSession (peer: SessionId): Promise<void> {
-    await this.init.store.del(['session', peer])
+    await this.run(async () => {
+      await this.init.store.del(['session', peer])
+      this.records.delete(peer)
+    })
   }
 
-  private async checkPin (peer: SessionId, signingKey: Uint8Array): Promise<StoreOp[]> {
-    const pinned = await getJson<{ key: string }>(this.init.store, ['pin', peer])
-    if (pinned === undefined) return [{ type: 'put', key: ['pin', peer], value: jsonValue({ key: toHex(signingKey) }) }]
-    if (pinned.key !== toHex(signingKey)) throw new IdentityChangedError()
-    return []
-  }
-
-  async seal (peer: SessionId, plaintext: Uint8Array, options: { signal?: AbortSignal, oneTimePrekey?: boolean } = {}): Promise<Uint8Array> {
-    const now = this.init.now()
-    let session = await this.loadSession(peer)
-    const ops: StoreOp[] = []
-    // A session the peer never answered is not used for ever (H15): start again from the record.
-    if (session?.pending !== undefined && now - session.createdAt > UNACKNOWLEDGED_SESSION_MAX_AGE_MS) session = undefined
-    if (session === undefined) {
-      const bytes = await this.init.fetchRecord(peer, options)
-      if (bytes === undefined) throw new CryptoError('ERR_NO_RECORD', 'no prekey record found for this contact; they may never have been online')
-      const record = parseRecord(bytes, peer, now)
-      ops.push(...await this.checkPin(peer, record.signingKey))
-      const n = record.oneTimePrekeys.length
-      const pick = options.oneTimePrekey === false || n === 0 ? undefined : (this.init.chooseOneTimePrekey ?? ((k) => Math.floor(Math.random() * k)))(n)
-      const theirDh = sessionIdToX25519(peer)
-      const start = initiate(this.ours, theirDh, record, pick)
-      session = {
-        peerSigningKey: record.signingKey,
-        ad: start.ad,
-        ratchet: initAlice(start.sk, start.signedPrekey),
-        pending: { ephemeralPublic: start.ephemeralPublic, kemCiphertext: start.kemCiphertext, signedPrekeyId: start.signedPrekeyId, kemPrekeyId: start.kemPrekeyId, oneTimePrekeyId: start.oneTimePrekeyId },
-        createdAt: now
-      }
-      start.sk.fill(0)
-    }
-    const { state, message } = ratchetEncrypt(session.ratchet, plaintext, session.ad)
-    const next: Session = { ...session, ratchet: state }
-    const w = new Writer().u8(MESSAGE_VERSION)
-    if (next.pending !== undefined) {
-      const p = next.pending
-      w.u8(TYPE_PREKEY).u8(KEY_TYPE.x25519).bytes(p.ephemeralPublic).u32(p.signedPrekeyId).u32(p.kemPrekeyId)
-      if (p.oneTimePrekeyId === undefined) w.u8(0)
-      else w.u8(1).u32(p.oneTimePrekeyId)
-      w.u8(KEY_TYPE.mlkem1024).bytes(p.kemCiphertext)
-    } else {
-      w.u8(TYPE_NORMAL)
-    }
-    const envelope = sealEnvelope(sessionIdToX25519(peer), this.init.identity.signingPublicKey, w.bytes(message).finish())
-    await this.init.store.batch([...ops, { type: 'put', key: ['session', peer], value: serializeSession(next) }])
-    return envelope
+  /** The contact's pinned Ed25519 identity key, if any. */
+  async pinnedIdentity (peer: SessionId): Promise<Uint8Array | undefined> {
+    const v = await this.init.store.get(['identity', peer])
+    return v === undefined || v[0] !== PIN_VERSION ? undefined : v.subarray(1)
   }
 
   /**
-   * Opens an envelope. `commit` sees the authenticated sender and plaintext and returns the
-   * writes to make in the same batch as the new session state. Throws a CryptoError (nothing
-   * stored) for anything that does not decrypt exactly once.
+   * The user accepted a changed identity (after ERR_IDENTITY_CHANGED): pin `signingKey`, or
+   * forget the pin when undefined. Never done implicitly (R3, H4).
    */
-  async open (envelope: Uint8Array, commit: (from: SessionId, plaintext: Uint8Array) => Promise<StoreOp[]>): Promise<{ from: SessionId, plaintext: Uint8Array }> {
-    const now = this.init.now()
-    const { senderSigningKey, sessionMessage } = openEnvelope(this.ours.dhPrivate, this.ours.dhPublic, envelope)
-    let theirDh: Uint8Array
-    let peer: SessionId
-    try {
-      theirDh = ed25519ToX25519(senderSigningKey)
-      peer = x25519ToSessionId(theirDh)
-    } catch {
-      throw new CryptoError('ERR_BAD_KEY', 'the sender key is not a valid identity')
-    }
-    if (peer === this.init.identity.sessionId) throw new CryptoError('ERR_REFLECTED', 'a message claiming to come from ourselves')
-    const r = new Reader(sessionMessage, 'session message')
-    const version = r.u8()
-    if (version !== MESSAGE_VERSION) throw new CryptoError('ERR_UNKNOWN_VERSION', `session message version ${version} is not supported`)
-    const type = r.u8()
-    const ops: StoreOp[] = [...await this.checkPin(peer, senderSigningKey)]
-    let session: Session | undefined = await this.loadSession(peer)
-    let ratchetMessage: Uint8Array
+  async trustIdentity (peer: SessionId, signingKey?: Uint8Array): Promise<void> {
+    await this.run(async () => {
+      if (signingKey === undefined) await this.init.store.del(['identity', peer])
+      else await this.init.store.put(['identity', peer], concatBytes(Uint8Array.of(PIN_VERSION), signingKey))
+      await this.init.store.del(['session', peer])
+      this.records.delete(peer)
+    })
+  }
 
-    if (type === TYPE_PREKEY) {
-      if (r.u8() !== KEY_TYPE.x25519) throw new CryptoError('ERR_KEY_TYPE', 'the base key has the wrong type')
-      const ephemeralPublic = r.bytes(32)
-      const signedPrekeyId = r.u32()
-      const kemPrekeyId = r.u32()
-      const flag = r.u8()
-      if (flag > 1) throw new CryptoError('ERR_MALFORMED', 'bad one-time prekey flag')
-      const oneTimePrekeyId = flag === 1 ? r.u32() : undefined
-      if (r.u8() !== KEY_TYPE.mlkem1024) throw new CryptoError('ERR_KEY_TYPE', 'the KEM ciphertext has the wrong type')
-      const kemCiphertext = r.bytes(KEM_CIPHERTEXT_LENGTH)
-      ratchetMessage = sessionMessage.subarray(r.position)
-      if (session?.baseKey !== undefined && equalBytes(session.baseKey, ephemeralPublic)) {
-        // More messages of the session we already have (the peer has not seen our reply yet).
-      } else {
-        const used = (await getJson<{ keys: string[] }>(this.init.store, ['basekey', peer]))?.keys ?? []
-        if (used.includes(toHex(ephemeralPublic))) throw new CryptoError('ERR_DUPLICATE_MESSAGE', 'a replayed initial message')
-        const spk = await this.prekeys.signedPrekey(signedPrekeyId)
-        const kemSeed = await this.prekeys.kemSeed(kemPrekeyId)
-        if (spk === undefined || kemSeed === undefined) throw new CryptoError('ERR_UNKNOWN_PREKEY', 'the initial message names a prekey we do not have')
-        let oneTimePrekeyPrivate: Uint8Array | undefined
-        if (oneTimePrekeyId !== undefined) {
-          oneTimePrekeyPrivate = await this.prekeys.oneTimePrivate(oneTimePrekeyId)
-          // Used already (two senders read the same record): refuse; never decrypt twice under one key (H5).
-          if (oneTimePrekeyPrivate === undefined) throw new CryptoError('ERR_ONE_TIME_PREKEY_USED', 'the one-time prekey was already used')
-          ops.push(this.prekeys.consumeOp(oneTimePrekeyId))
-        }
-        const { sk, ad } = respond(this.ours, theirDh, { ephemeralPublic, kemCiphertext }, { signedPrekeyPrivate: spk.privateKey, kemSeed, oneTimePrekeyPrivate })
-        session = { peerSigningKey: senderSigningKey, ad, ratchet: initBob(sk, spk), baseKey: ephemeralPublic, createdAt: now }
-        sk.fill(0)
-        ops.push({ type: 'put', key: ['basekey', peer], value: jsonValue({ keys: [...used, toHex(ephemeralPublic)].slice(-MAX_BASE_KEYS) }) })
+  private async pinOps (peer: SessionId, signingKey: Uint8Array): Promise<StoreOp[]> {
+    const pinned = await this.pinnedIdentity(peer)
+    if (pinned === undefined) return [{ type: 'put', key: ['identity', peer], value: concatBytes(Uint8Array.of(PIN_VERSION), signingKey) }]
+    if (!equalBytes(pinned, signingKey)) throw new IdentityChangedError(peer)
+    return []
+  }
+
+  private usable (state: SessionState | undefined, now: number): state is SessionState {
+    if (state?.ratchet.sendingChain === undefined) return false
+    // H15: a session the peer never acknowledged is not used for ever.
+    return state.pending === undefined || now - state.pending.since <= MAX_UNACKNOWLEDGED_SESSION_AGE_MS
+  }
+
+  /** Starts a session from bundle bytes (PQXDH §3.3); returns the new record, not yet stored. */
+  private async initiate (peer: SessionId, record: SessionRecord, bundleBytes: Uint8Array, useOneTime: boolean, now: number): Promise<{ record: SessionRecord, ops: StoreOp[] }> {
+    const bundle = parseBundle(bundleBytes, peer, now)
+    const ops = await this.pinOps(peer, bundle.identityKey)
+    const n = bundle.oneTimePrekeys.length
+    const pick = !useOneTime || n === 0 ? undefined : (this.init.chooseOneTimePrekey ?? ((k: number) => randomInt(this.random, k)))(n)
+    return { record: this.cipher.start(record, bundle, sessionIdToX25519(peer), pick, now), ops }
+  }
+
+  /**
+   * Starts a session with `peer` from its bundle now (without sending). encrypt() does this
+   * by itself when no session exists; this is for callers holding a bundle (QR/invite, LAN).
+   */
+  async startSession (peer: SessionId, bundleBytes: Uint8Array, options: { oneTimePrekey?: boolean } = {}): Promise<void> {
+    await this.run(async () => {
+      const now = this.now()
+      const { record, ops } = await this.initiate(peer, await this.load(peer), bundleBytes, options.oneTimePrekey !== false, now)
+      await this.commit(peer, record, ops)
+    })
+  }
+
+  /** Encrypts and seals a plaintext for `peer`; the advanced state is stored before the envelope is returned (R10). */
+  async encrypt (peer: SessionId, plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Uint8Array> {
+    return await this.run(async () => {
+      const now = this.now()
+      let record = await this.load(peer)
+      const ops: StoreOp[] = []
+      if (!this.usable(record.current, now)) {
+        const fetch = this.init.fetchBundle ?? this.init.fetchRecord
+        const bytes = fetch === undefined ? undefined : await fetch(peer, { signal: options.signal })
+        options.signal?.throwIfAborted()
+        if (bytes === undefined) throw new NoSessionError('no session and no prekey bundle for this contact')
+        const started = await this.initiate(peer, record, bytes, options.oneTimePrekey !== false, now)
+        record = started.record
+        ops.push(...started.ops)
       }
-    } else if (type === TYPE_NORMAL) {
-      ratchetMessage = sessionMessage.subarray(2)
-      if (session === undefined) throw new CryptoError('ERR_NO_SESSION', 'no session with this contact')
-    } else {
-      throw new CryptoError('ERR_MALFORMED', 'unknown session message type')
-    }
+      const state = record.current as SessionState
+      const out = this.cipher.encrypt(record, plaintext)
+      const inner = encodeInner({ kind: out.kind, sender: state.localIdentity, message: out.message })
+      const envelope = sealEnvelope(state.remoteIdentity, inner, this.random, this.cipher.contacts.get(state.remoteIdentity).handle)
+      await this.commit(peer, out.record, [...ops, ...(options.extraOps ?? [])])
+      return envelope
+    })
+  }
 
-    const { state, plaintext } = ratchetDecrypt(session.ratchet, ratchetMessage, session.ad, now)
-    // The peer answered on this session: stop repeating the PQXDH header.
-    const next: Session = { ...session, ratchet: state, pending: type === TYPE_NORMAL ? undefined : session.pending }
-    ops.push({ type: 'put', key: ['session', peer], value: serializeSession(next) })
-    ops.push(...await commit(peer, plaintext))
-    await this.init.store.batch(ops)
-    if (ops.some((op) => op.type === 'del' && op.key[0] === 'otpk')) this.prekeys.markChanged()
-    return { from: peer, plaintext }
+  /** The messaging port's name for encrypt. */
+  async seal (peer: SessionId, plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Uint8Array> {
+    return await this.encrypt(peer, plaintext, options)
+  }
+
+  /**
+   * Opens an envelope, authenticates its sender through the session, and commits the new
+   * state plus the caller's writes in one batch. Throws a typed CryptoError and stores
+   * nothing for anything that does not decrypt exactly once.
+   */
+  async decrypt (envelope: Uint8Array, options: DecryptOptions = {}): Promise<DecryptResult> {
+    return await this.run(async () => {
+      const now = this.now()
+      const inner = decodeInner(openEnvelope(this.identity, envelope))
+      if (equalBytes(inner.sender, this.identity.publicKey)) throw new DecryptError('a message claiming to come from ourselves')
+      const peer = this.cipher.contacts.get(inner.sender).sessionId
+      const r = await this.cipher.decrypt(await this.load(peer), inner.sender, inner.kind, inner.message, now)
+      const id = messageId(inner.sender, r.header.ratchetKey, r.header.counter)
+      const extra = options.commit === undefined ? [] : await options.commit(peer, r.plaintext, id)
+      await this.commit(peer, r.record, [...r.ops, ...(options.extraOps ?? []), ...extra])
+      if (r.consumedOneTime !== undefined) {
+        this.prekeys.forgetOneTime(r.consumedOneTime)
+        this.prekeys.markChanged()
+      }
+      return { from: peer, plaintext: r.plaintext, messageId: id, newSession: r.newSession, missing: (r.record.current as SessionState).ratchet.skipped.length }
+    })
+  }
+
+  /** The messaging port's shape of decrypt. */
+  async open (envelope: Uint8Array, commit: (from: SessionId, plaintext: Uint8Array) => Promise<StoreOp[]>): Promise<{ from: SessionId, plaintext: Uint8Array }> {
+    const r = await this.decrypt(envelope, { commit })
+    return { from: r.from, plaintext: r.plaintext }
   }
 }
-

@@ -15,7 +15,7 @@
 import { MAX_ARCHIVED_STATES, MAX_SKIPPED_KEYS, SESSION_RECORD_VERSION } from './constants.js'
 import { Reader, Writer } from './encoding.js'
 import { StateError } from './errors.js'
-import { decodeInitialHeader, encodeInitialHeader, type InitialHeader } from './pqxdh.new.js'
+import { decodeInitialHeader, encodeInitialHeader, type InitialHeader } from './pqxdh.js'
 import { readRatchetState, writeRatchetState, type RatchetState } from './ratchet/state.js'
 
 export interface SessionState {

@@ -1,146 +1,173 @@
 /**
- * The Double Ratchet (Signal's Double Ratchet spec, §3), without header encryption: the
- * sealed-sender layer already hides headers from carriers, and header encryption (§4) would
- * cost a trial decryption per skipped-key chain. Functions are pure: they take a state and
- * return a new one, so a failed decryption leaves the stored state exactly as it was (R3).
+ * The Double Ratchet (Signal's Double Ratchet spec, revision 1, §3.3-3.5): initialisation
+ * from PQXDH's SK, RatchetEncrypt, RatchetDecrypt with skipped message keys, and the DH
+ * ratchet step. Pure functions over immutable states: nothing here stores, logs or knows
+ * identities beyond the associated data it is given.
  *
- * This module knows nothing of identities, prekeys or storage.
+ * Limits (constants.ts): MAX_SKIP per chain and per PN gap (R2), MAX_SKIPPED_KEYS per state
+ * with the oldest evicted first, skipped keys older than SKIPPED_KEY_MAX_AGE_MS dropped
+ * (R7), MAX_RECEIVER_CHAINS kept (R13). A used message key is removed from the state (R7);
+ * a message whose key is gone is a duplicate (R4).
  */
-import { concatBytes, equalBytes, toHex } from '../../bytes.js'
-import { Reader, Writer } from '../codec.js'
-import { CryptoError } from '../errors.js'
-import { aeadDecrypt, aeadEncrypt, dh, generateDhKeyPair, type DhKeyPair } from '../primitives.js'
-import { MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_MAX_AGE_MS } from '../constants.js'
-import { kdfCk, kdfRk, messageCipherKeys } from './keys.js'
+import type { KeyObject } from 'node:crypto'
+import { concatBytes, equalBytes, wipe } from '../../bytes.js'
+import { MAX_RECEIVER_CHAINS, MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_MAX_AGE_MS } from '../constants.js'
+import { DecryptError, DuplicateMessageError, NoSessionError, TooFarAheadError } from '../errors.js'
+import { aeadDecrypt, aeadEncrypt } from '../primitives/aead.js'
+import { importX25519PublicKey, X25519KeyPair } from '../primitives/x25519.js'
+import type { RandomSource } from '../random.js'
+import { kdfCk, kdfRk, messageKeyMaterial } from './keys.js'
+import { decodeRatchetMessage, encodeHeader, type Header } from './message.js'
+import type { RatchetState, ReceiverChain, SkippedKey } from './state.js'
 
-/** Receiving chains remembered after a DH step, to tell a replay from garbage (libsignal keeps 5). */
-export const MAX_OLD_CHAINS = 5
-
-export interface SkippedKey { dh: string, n: number, key: Uint8Array, at: number }
-
-export interface RatchetState {
-  rootKey: Uint8Array
-  dhs: DhKeyPair
-  dhr?: Uint8Array
-  cks?: Uint8Array
-  ckr?: Uint8Array
-  ns: number
-  nr: number
-  pn: number
-  skipped: SkippedKey[]
-  /** Receiving chains we stepped past: their DH key and how far we had read. */
-  oldChains: Array<{ dh: string, nr: number }>
+/** DR §3.3 RatchetInitAlice: SK from PQXDH, Bob's signed prekey as the first DHr. */
+export function initAlice (sharedKey: Uint8Array, bobSignedPrekey: Uint8Array, random: RandomSource, handle?: KeyObject): RatchetState {
+  const sendingKey = X25519KeyPair.generate(random)
+  const dh = sendingKey.agree(handle ?? bobSignedPrekey)
+  const { rootKey, chainKey } = kdfRk(sharedKey, dh)
+  wipe(dh)
+  return { rootKey, sendingKey, sendingChain: { chainKey, index: 0 }, previousCounter: 0, remoteRatchetKey: bobSignedPrekey, receiverChains: [], skipped: [] }
 }
 
-export interface Header { dh: Uint8Array, pn: number, n: number }
-export const HEADER_LENGTH = 40
-
-export function encodeHeader (h: Header): Uint8Array {
-  return new Writer().bytes(h.dh).u32(h.pn).u32(h.n).finish()
+/** DR §3.3 RatchetInitBob: the signed prekey pair is Bob's first DHs. */
+export function initBob (sharedKey: Uint8Array, signedPrekey: X25519KeyPair): RatchetState {
+  // The pair is shared with the prekey store (never mutated or wiped while in use), so its
+  // OpenSSL handle is reused.
+  return { rootKey: sharedKey, sendingKey: signedPrekey, sendingChain: undefined, previousCounter: 0, remoteRatchetKey: undefined, receiverChains: [], skipped: [] }
 }
 
-export function decodeHeader (bytes: Uint8Array): Header {
-  const r = new Reader(bytes, 'ratchet header')
-  const h = { dh: r.bytes(32), pn: r.u32(), n: r.u32() }
-  r.end()
-  return h
-}
-
-/** §3.3 RatchetInitAlice: Alice knows Bob's signed prekey and starts the sending chain. */
-export function initAlice (sk: Uint8Array, bobPublic: Uint8Array): RatchetState {
-  const dhs = generateDhKeyPair()
-  const { rootKey, chainKey } = kdfRk(sk, dh(dhs.privateKey, bobPublic))
-  return { rootKey, dhs, dhr: bobPublic, cks: chainKey, ns: 0, nr: 0, pn: 0, skipped: [], oldChains: [] }
-}
-
-/** §3.3 RatchetInitBob: Bob's first ratchet key pair is his signed prekey. */
-export function initBob (sk: Uint8Array, bobKeyPair: DhKeyPair): RatchetState {
-  return { rootKey: Uint8Array.from(sk), dhs: bobKeyPair, ns: 0, nr: 0, pn: 0, skipped: [], oldChains: [] }
-}
-
-function clone (s: RatchetState): RatchetState {
-  return { ...s, skipped: s.skipped.map((k) => ({ ...k })), oldChains: s.oldChains.map((c) => ({ ...c })) }
-}
-
-/** §3.4 RatchetEncrypt. Returns the new state and the message (header || ciphertext). */
-export function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array, ad: Uint8Array): { state: RatchetState, message: Uint8Array } {
-  if (state.cks === undefined) throw new CryptoError('ERR_NO_SENDING_CHAIN', 'this session cannot send yet')
-  const s = clone(state)
-  const { chainKey, messageKey } = kdfCk(s.cks as Uint8Array)
-  s.cks = chainKey
-  const header = encodeHeader({ dh: s.dhs.publicKey, pn: s.pn, n: s.ns })
-  s.ns += 1
-  const { key, nonce } = messageCipherKeys(messageKey)
-  messageKey.fill(0)
-  return { state: s, message: concatBytes(header, aeadEncrypt(key, nonce, plaintext, concatBytes(ad, header))) }
-}
-
-/** §3.5 RatchetDecrypt, on a copy: the caller commits the returned state only on success. */
-export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Uint8Array, now: number): { state: RatchetState, plaintext: Uint8Array } {
-  if (message.length < HEADER_LENGTH + 16) throw new CryptoError('ERR_TRUNCATED', 'a ratchet message is truncated')
-  const headerBytes = message.subarray(0, HEADER_LENGTH)
-  const header = decodeHeader(headerBytes)
-  const ciphertext = message.subarray(HEADER_LENGTH)
-  const s = clone(state)
-  // Skipped keys also expire by age (R7).
-  s.skipped = s.skipped.filter((k) => now - k.at <= SKIPPED_KEY_MAX_AGE_MS)
-  const dhHex = toHex(header.dh)
-
-  const skippedIndex = s.skipped.findIndex((k) => k.dh === dhHex && k.n === header.n)
-  if (skippedIndex !== -1) {
-    const { key, nonce } = messageCipherKeys(s.skipped[skippedIndex].key)
-    const plaintext = aeadDecrypt(key, nonce, ciphertext, concatBytes(ad, headerBytes))
-    s.skipped.splice(skippedIndex, 1)
-    return { state: s, plaintext }
+/** DR §3.4 RatchetEncrypt. `ad` is the directional AD (sender identity first) plus any extra bound bytes. */
+export function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array, ad: Uint8Array): { state: RatchetState, message: Uint8Array, header: Header } {
+  const chain = state.sendingChain
+  if (chain === undefined) throw new NoSessionError('this session cannot send before it has received')
+  const { chainKey, messageKey } = kdfCk(chain.chainKey)
+  const headerBytes = encodeHeader(state.sendingKey.publicKey, state.previousCounter, chain.index)
+  const { key, nonce } = messageKeyMaterial(messageKey)
+  const sealed = aeadEncrypt(key, nonce, plaintext, concatBytes(ad, headerBytes))
+  wipe(messageKey, key)
+  const message = new Uint8Array(headerBytes.length + sealed.length)
+  message.set(headerBytes, 0)
+  message.set(sealed, headerBytes.length)
+  return {
+    state: { ...state, sendingChain: { chainKey, index: chain.index + 1 } },
+    message,
+    header: { ratchetKey: state.sendingKey.publicKey, previousCounter: state.previousCounter, counter: chain.index }
   }
-  const current = s.dhr !== undefined && equalBytes(header.dh, s.dhr)
-  // A message from the current chain we already read, or from a chain we stepped past, is a replay.
-  if ((current && header.n < s.nr) || s.oldChains.some((c) => c.dh === dhHex && header.n < c.nr)) {
-    throw new CryptoError('ERR_DUPLICATE_MESSAGE', 'this message was already received')
-  }
-  if (!current) {
-    if (s.oldChains.some((c) => c.dh === dhHex)) throw new CryptoError('ERR_DUPLICATE_MESSAGE', 'a message from a finished chain')
-    skipMessageKeys(s, header.pn, now)
-    dhRatchet(s, header)
-  }
-  skipMessageKeys(s, header.n, now)
-  const { chainKey, messageKey } = kdfCk(s.ckr as Uint8Array)
-  s.ckr = chainKey
-  s.nr += 1
-  const { key, nonce } = messageCipherKeys(messageKey)
-  messageKey.fill(0)
-  return { state: s, plaintext: aeadDecrypt(key, nonce, ciphertext, concatBytes(ad, headerBytes)) }
 }
 
-function skipMessageKeys (s: RatchetState, until: number, now: number): void {
-  if (s.nr + MAX_SKIP < until) throw new CryptoError('ERR_TOO_FAR_AHEAD', 'a message from too far ahead in the chain')
-  if (s.ckr === undefined) return
-  const dhHex = toHex(s.dhr as Uint8Array)
-  while (s.nr < until) {
-    const { chainKey, messageKey } = kdfCk(s.ckr)
-    s.ckr = chainKey
-    s.skipped.push({ dh: dhHex, n: s.nr, key: messageKey, at: now })
-    s.nr += 1
+interface Advance { chainKey: Uint8Array, index: number, skipped: SkippedKey[] }
+
+/** DR §3.5 SkipMessageKeys: derive and keep the keys of messages not yet received, up to `until`. */
+function skipTo (ratchetKey: Uint8Array, chainKey: Uint8Array, index: number, until: number, now: number): Advance {
+  if (until - index > MAX_SKIP) throw new TooFarAheadError()
+  const skipped: SkippedKey[] = []
+  let ck = chainKey
+  for (let i = index; i < until; i++) {
+    const next = kdfCk(ck)
+    skipped.push({ ratchetKey, index: i, messageKey: next.messageKey, storedAt: now })
+    ck = next.chainKey
   }
-  // Global cap: the oldest skipped keys go first (R2, R13).
-  if (s.skipped.length > MAX_SKIPPED_KEYS) s.skipped.splice(0, s.skipped.length - MAX_SKIPPED_KEYS)
+  return { chainKey: ck, index: Math.max(index, until), skipped }
 }
 
-/** §3.5 DHRatchet. */
-function dhRatchet (s: RatchetState, header: Header): void {
-  if (s.dhr !== undefined) {
-    s.oldChains.push({ dh: toHex(s.dhr), nr: s.nr })
-    if (s.oldChains.length > MAX_OLD_CHAINS) s.oldChains.shift()
+export interface Decryption {
+  readonly state: RatchetState
+  readonly plaintext: Uint8Array
+  readonly header: Header
+  /** Message keys of earlier messages that have not arrived yet (R12: a visible gap). */
+  readonly newlySkipped: number
+}
+
+function open (messageKey: Uint8Array, body: Uint8Array, ad: Uint8Array, headerBytes: Uint8Array): Uint8Array {
+  const { key, nonce } = messageKeyMaterial(messageKey)
+  try {
+    return aeadDecrypt(key, nonce, body, concatBytes(ad, headerBytes))
+  } finally {
+    wipe(key)
   }
-  s.pn = s.ns
-  s.ns = 0
-  s.nr = 0
-  s.dhr = header.dh
-  let step = kdfRk(s.rootKey, dh(s.dhs.privateKey, s.dhr))
-  s.rootKey = step.rootKey
-  s.ckr = step.chainKey
-  s.dhs = generateDhKeyPair()
-  step = kdfRk(s.rootKey, dh(s.dhs.privateKey, s.dhr))
-  s.rootKey = step.rootKey
-  s.cks = step.chainKey
+}
+
+function capSkipped (keys: SkippedKey[], now: number): SkippedKey[] {
+  // R7: drop keys older than the age limit; R2/R13: keep at most MAX_SKIPPED_KEYS, oldest out first.
+  let out = keys.filter((k) => now - k.storedAt <= SKIPPED_KEY_MAX_AGE_MS)
+  if (out.length > MAX_SKIPPED_KEYS) out = out.slice(out.length - MAX_SKIPPED_KEYS)
+  return out
+}
+
+/**
+ * DR §3.5 RatchetDecrypt. `ad` is the directional AD (sender identity first). Returns the
+ * new state, or throws (DecryptError, DuplicateMessageError, TooFarAheadError, DecodeError,
+ * BadKeyError) leaving `state` as it was.
+ */
+export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Uint8Array, now: number, random: RandomSource): Decryption {
+  const { header, headerBytes, body } = decodeRatchetMessage(message)
+  const rk = header.ratchetKey
+  // R11: our own message sent back to us.
+  if (equalBytes(rk, state.sendingKey.publicKey)) throw new DecryptError('a message reflected back to its sender')
+
+  // 1. A skipped message key (DR §3.5 TrySkippedMessageKeys).
+  const at = state.skipped.findIndex((k) => k.index === header.counter && equalBytes(k.ratchetKey, rk))
+  if (at >= 0) {
+    const plaintext = open(state.skipped[at].messageKey, body, ad, headerBytes)
+    const skipped = state.skipped.filter((_, i) => i !== at)
+    return { state: { ...state, skipped: capSkipped(skipped, now) }, plaintext, header, newlySkipped: 0 }
+  }
+
+  // 2. A chain we already have.
+  const chainAt = state.receiverChains.findIndex((c) => equalBytes(c.ratchetKey, rk))
+  if (chainAt >= 0) {
+    const chain = state.receiverChains[chainAt]
+    if (header.counter < chain.index) throw new DuplicateMessageError()
+    const adv = skipTo(rk, chain.chainKey, chain.index, header.counter, now)
+    const { chainKey, messageKey } = kdfCk(adv.chainKey)
+    const plaintext = open(messageKey, body, ad, headerBytes)
+    wipe(messageKey)
+    const receiverChains = state.receiverChains.slice()
+    receiverChains[chainAt] = { ratchetKey: rk, chainKey, index: header.counter + 1 }
+    return {
+      state: { ...state, receiverChains, skipped: capSkipped([...state.skipped, ...adv.skipped], now) },
+      plaintext,
+      header,
+      newlySkipped: adv.skipped.length
+    }
+  }
+
+  // 3. A new ratchet key: finish the current receiving chain up to PN, then DHRatchet (DR §3.5).
+  let skipped: SkippedKey[] = []
+  let kept = state.receiverChains
+  const current = state.receiverChains[0]
+  if (current !== undefined && state.remoteRatchetKey !== undefined && equalBytes(current.ratchetKey, state.remoteRatchetKey)) {
+    const finished = skipTo(current.ratchetKey, current.chainKey, current.index, header.previousCounter, now)
+    skipped = finished.skipped
+    // The finished chain keeps its place: a late message of it may still come.
+    if (skipped.length > 0) kept = [{ ratchetKey: current.ratchetKey, chainKey: finished.chainKey, index: finished.index }, ...state.receiverChains.slice(1)]
+  }
+  if (header.counter > MAX_SKIP) throw new TooFarAheadError()
+  const remote = importX25519PublicKey(rk)
+  const dhIn = state.sendingKey.agree(remote)
+  const step1 = kdfRk(state.rootKey, dhIn)
+  const sendingKey = X25519KeyPair.generate(random)
+  const dhOut = sendingKey.agree(remote)
+  const step2 = kdfRk(step1.rootKey, dhOut)
+  wipe(dhIn, dhOut)
+  const adv = skipTo(rk, step1.chainKey, 0, header.counter, now)
+  const { chainKey, messageKey } = kdfCk(adv.chainKey)
+  const plaintext = open(messageKey, body, ad, headerBytes)
+  wipe(messageKey)
+  const newChain: ReceiverChain = { ratchetKey: rk, chainKey, index: header.counter + 1 }
+  const receiverChains = [newChain, ...kept].slice(0, MAX_RECEIVER_CHAINS)
+  return {
+    state: {
+      rootKey: step2.rootKey,
+      sendingKey,
+      sendingChain: { chainKey: step2.chainKey, index: 0 },
+      previousCounter: state.sendingChain?.index ?? 0,
+      remoteRatchetKey: rk,
+      receiverChains,
+      skipped: capSkipped([...state.skipped, ...skipped, ...adv.skipped], now)
+    },
+    plaintext,
+    header,
+    newlySkipped: skipped.length + adv.skipped.length
+  }
 }

@@ -1,32 +1,37 @@
 /**
- * The Double Ratchet's KDFs (Double Ratchet spec §5.2, recommended choices):
- * KDF_RK: HKDF-SHA256 with the root key as salt, the DH output as input, 64 bytes out
- *         (new root key, chain key), info "Sotto_Ratchet".
- * KDF_CK: HMAC-SHA256 keyed by the chain key: message key = HMAC(ck, 0x01), next chain key
- *         = HMAC(ck, 0x02).
- * Message keys -> AES-256-GCM key and nonce by HKDF-SHA256 (zero salt, info
- * "Sotto_MessageKeys", 44 bytes). Each message key is used once, so each (key, nonce) pair
- * is used once (R10).
+ * The Double Ratchet's KDFs (Double Ratchet spec §5.2, its recommended choices):
+ *   KDF_RK(rk, dh_out) = HKDF-SHA256(salt = rk, ikm = dh_out, info = "Sotto_Ratchet_v1", 64)
+ *                        -> (new root key, chain key)
+ *   KDF_CK(ck)         = (HMAC-SHA256(ck, 0x02) -> next chain key, HMAC-SHA256(ck, 0x01) -> message key)
+ *   message key mk     -> HKDF-SHA256(salt = 0x00 x 32, ikm = mk, info = "Sotto_MessageKeys_v1", 44)
+ *                        -> AES-256-GCM key (32) || nonce (12)
+ * Each message key encrypts one message, so each (key, nonce) pair is used once (R10).
+ * No knowledge here of headers, states or stores.
  */
-import { utf8 } from '../../bytes.js'
-import { hkdf, hmacSha256 } from '../primitives.js'
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { MESSAGE_KDF_INFO, ROOT_KDF_INFO } from '../constants.js'
+import { hkdfSha256 } from '../primitives/kdf.js'
 
-const RK_INFO = utf8('Sotto_Ratchet')
-const MK_INFO = utf8('Sotto_MessageKeys')
 const ZERO_SALT = new Uint8Array(32)
-const MESSAGE_KEY_SEED = Uint8Array.of(0x01)
-const CHAIN_KEY_SEED = Uint8Array.of(0x02)
+const MESSAGE_KEY_CONSTANT = Uint8Array.of(0x01)
+const CHAIN_KEY_CONSTANT = Uint8Array.of(0x02)
 
 export function kdfRk (rootKey: Uint8Array, dhOut: Uint8Array): { rootKey: Uint8Array, chainKey: Uint8Array } {
-  const out = hkdf(dhOut, rootKey, RK_INFO, 64)
-  return { rootKey: out.slice(0, 32), chainKey: out.slice(32) }
+  const out = hkdfSha256(dhOut, rootKey, ROOT_KDF_INFO, 64)
+  return { rootKey: out.subarray(0, 32), chainKey: out.subarray(32, 64) }
 }
 
 export function kdfCk (chainKey: Uint8Array): { chainKey: Uint8Array, messageKey: Uint8Array } {
-  return { messageKey: hmacSha256(chainKey, MESSAGE_KEY_SEED), chainKey: hmacSha256(chainKey, CHAIN_KEY_SEED) }
+  // One keyed HMAC state, cloned: the key schedule runs once for both outputs.
+  const base = hmac.create(sha256, chainKey)
+  const forChain = base.clone()
+  const messageKey = base.update(MESSAGE_KEY_CONSTANT).digest()
+  const next = forChain.update(CHAIN_KEY_CONSTANT).digest()
+  return { chainKey: next, messageKey }
 }
 
-export function messageCipherKeys (messageKey: Uint8Array): { key: Uint8Array, nonce: Uint8Array } {
-  const out = hkdf(messageKey, ZERO_SALT, MK_INFO, 44)
-  return { key: out.slice(0, 32), nonce: out.slice(32) }
+export function messageKeyMaterial (messageKey: Uint8Array): { key: Uint8Array, nonce: Uint8Array } {
+  const out = hkdfSha256(messageKey, ZERO_SALT, MESSAGE_KDF_INFO, 44)
+  return { key: out.subarray(0, 32), nonce: out.subarray(32, 44) }
 }

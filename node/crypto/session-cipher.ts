@@ -1,0 +1,202 @@
+/**
+ * The session layer between PQXDH/Double Ratchet and the envelope (the role of libsignal's
+ * SessionBuilder + SessionCipher): start a session from a verified bundle, encrypt with the
+ * current state, and decrypt a session message with the right state of a record (current or
+ * archived, H14), answering initial messages from our prekeys (PQXDH §3.4). Pure over
+ * records: it returns the new record and the store writes, and the caller commits them.
+ * It knows nothing of envelopes, pins, queues or where records are stored.
+ *
+ * Session messages (docs/PROTOCOL.md §6):
+ *   initial: initial header (pqxdh.ts) || ratchet message, AEAD AD = AD(sender, receiver) || initial header || ratchet header
+ *   ratchet: ratchet message,                              AEAD AD = AD(sender, receiver) || ratchet header
+ * where AD(x, y) = 0x05 || x || 0x05 || y: the sender's identity first, so a message
+ * reflected to its own sender fails (R11).
+ */
+import type { KeyObject } from 'node:crypto'
+import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js'
+import { x25519ToSessionId, type SessionId } from '../identity/session-id.js'
+import type { StoreOp } from '../store/types.js'
+import type { PrekeyBundle } from './bundle.js'
+import { MAX_ARCHIVED_STATES } from './constants.js'
+import { BadKeyError, CryptoError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
+import { associatedData, decodeInitialHeader, encodeInitialHeader, pqxdhInitiate, pqxdhRespond, type InitialHeader } from './pqxdh.js'
+import type { PrekeyStore } from './prekey-store.js'
+import { sha256 } from './primitives/kdf.js'
+import { importX25519PublicKey, type X25519KeyPair } from './primitives/x25519.js'
+import type { RandomSource } from './random.js'
+import { initAlice, initBob, ratchetDecrypt, ratchetEncrypt, type Decryption } from './ratchet/double-ratchet.js'
+import type { Header } from './ratchet/message.js'
+import type { SessionRecord, SessionState } from './session-record.js'
+
+const REPLAY_TAG_CONTEXT = utf8('Sotto/initial-replay-tag/v1\0')
+/** Contacts' identity keys kept as checked Session IDs and OpenSSL handles (a cache; bounded). */
+const MAX_CACHED_IDENTITIES = 4096
+
+export const MESSAGE_KIND_INITIAL = 0x01
+export const MESSAGE_KIND_RATCHET = 0x02
+export type MessageKind = typeof MESSAGE_KIND_INITIAL | typeof MESSAGE_KIND_RATCHET
+
+/** Identity key -> checked Session ID (the full K3 check runs once per contact) and handle. */
+export class IdentityCache {
+  private readonly map = new Map<string, { sessionId: SessionId, handle: KeyObject }>()
+
+  get (key: Uint8Array): { sessionId: SessionId, handle: KeyObject } {
+    const hex = toHex(key)
+    let c = this.map.get(hex)
+    if (c === undefined) {
+      let sessionId: SessionId
+      try {
+        sessionId = x25519ToSessionId(key)
+      } catch {
+        throw new BadKeyError('not a valid Session ID key')
+      }
+      c = { sessionId, handle: importX25519PublicKey(key) }
+      if (this.map.size >= MAX_CACHED_IDENTITIES) this.map.delete(this.map.keys().next().value as string)
+      this.map.set(hex, c)
+    }
+    return c
+  }
+}
+
+export function withArchived (record: SessionRecord, fresh: SessionState): SessionRecord {
+  const archived = record.current === undefined ? record.archived : [record.current, ...record.archived]
+  return { current: fresh, archived: archived.slice(0, MAX_ARCHIVED_STATES) }
+}
+
+function promote (record: SessionRecord, at: number, state: SessionState): SessionRecord {
+  if (at === 0) return { current: state, archived: record.archived }
+  const archived = record.archived.filter((_, i) => i !== at - 1)
+  return { current: state, archived: (record.current === undefined ? archived : [record.current, ...archived]).slice(0, MAX_ARCHIVED_STATES) }
+}
+
+function directionalAd (sender: Uint8Array, receiver: Uint8Array, initialHeader?: Uint8Array): Uint8Array {
+  const ad = associatedData(sender, receiver)
+  return initialHeader === undefined ? ad : concatBytes(ad, initialHeader)
+}
+
+export interface SessionDecryption {
+  readonly record: SessionRecord
+  /** Prekey writes to commit with the record (a consumed one-time prekey, a replay tag). */
+  readonly ops: StoreOp[]
+  readonly plaintext: Uint8Array
+  readonly header: Header
+  readonly newSession: boolean
+  /** The one-time prekey this message consumed, if any. */
+  readonly consumedOneTime: number | undefined
+}
+
+export class SessionCipher {
+  readonly contacts = new IdentityCache()
+
+  constructor (readonly identity: X25519KeyPair, private readonly prekeys: PrekeyStore, private readonly random: RandomSource) {}
+
+  /** Alice (PQXDH §3.3, DR §3.3): a new current state from a verified bundle; the old one is archived. */
+  start (record: SessionRecord, bundle: PrekeyBundle, remoteIdentity: Uint8Array, oneTimeIndex: number | undefined, now: number): SessionRecord {
+    const start = pqxdhInitiate(this.identity, bundle, remoteIdentity, oneTimeIndex, this.random, this.contacts.get(remoteIdentity).handle)
+    const ratchet = initAlice(start.sharedKey, start.signedPrekey, this.random, start.signedPrekeyHandle)
+    start.sharedKey.fill(0)
+    const header: InitialHeader = {
+      identityKey: start.identityKey,
+      baseKey: start.baseKey,
+      signedPrekeyId: start.signedPrekeyId,
+      kemPrekeyId: start.kemPrekeyId,
+      oneTimePrekeyId: start.oneTimePrekeyId,
+      kemCiphertext: start.kemCiphertext
+    }
+    return withArchived(record, {
+      localIdentity: this.identity.publicKey,
+      remoteIdentity,
+      createdAt: now,
+      initiator: true,
+      baseKey: start.baseKey,
+      pending: { header, since: now },
+      ratchet
+    })
+  }
+
+  /** RatchetEncrypt with the current state; repeats the PQXDH header until the peer answers. */
+  encrypt (record: SessionRecord, plaintext: Uint8Array): { record: SessionRecord, kind: MessageKind, message: Uint8Array } {
+    const state = record.current
+    if (state === undefined) throw new NoSessionError()
+    const initialHeader = state.pending === undefined ? undefined : encodeInitialHeader(state.pending.header)
+    const { state: ratchet, message } = ratchetEncrypt(state.ratchet, plaintext, directionalAd(state.localIdentity, state.remoteIdentity, initialHeader))
+    const next = { ...record, current: { ...state, ratchet } }
+    return initialHeader === undefined
+      ? { record: next, kind: MESSAGE_KIND_RATCHET, message }
+      : { record: next, kind: MESSAGE_KIND_INITIAL, message: concatBytes(initialHeader, message) }
+  }
+
+  /**
+   * Decrypts a session message from `sender` with `record` (that contact's record). Throws a
+   * CryptoError and changes nothing when it does not decrypt exactly once.
+   */
+  async decrypt (record: SessionRecord, sender: Uint8Array, kind: MessageKind, message: Uint8Array, now: number): Promise<SessionDecryption> {
+    const states = [record.current, ...record.archived]
+    if (kind === MESSAGE_KIND_INITIAL) {
+      const { header, rest } = decodeInitialHeader(message)
+      // H17/E2: the PQXDH identity must be the sender the envelope names.
+      if (!equalBytes(header.identityKey, sender)) throw new SenderMismatchError()
+      const ad = directionalAd(sender, this.identity.publicKey, message.subarray(0, message.length - rest.length))
+      const at = states.findIndex((s) => s?.baseKey !== undefined && !s.initiator && equalBytes(s.baseKey, header.baseKey))
+      if (at >= 0) {
+        // More messages of a session we already have (H6: a replay finds its key used).
+        const state = states[at] as SessionState
+        const r = ratchetDecrypt(state.ratchet, rest, ad, now, this.random)
+        return { record: promote(record, at, { ...state, ratchet: r.state }), ops: [], plaintext: r.plaintext, header: r.header, newSession: false, consumedOneTime: undefined }
+      }
+      const fresh = await this.respond(header, now)
+      const r = ratchetDecrypt(fresh.state.ratchet, rest, ad, now, this.random)
+      return {
+        record: withArchived(record, { ...fresh.state, ratchet: r.state }),
+        ops: fresh.ops,
+        plaintext: r.plaintext,
+        header: r.header,
+        newSession: true,
+        consumedOneTime: header.oneTimePrekeyId
+      }
+    }
+    const ad = directionalAd(sender, this.identity.publicKey)
+    let first: unknown
+    for (let i = 0; i < states.length; i++) {
+      const s = states[i]
+      if (s === undefined) continue
+      let r: Decryption
+      try {
+        r = ratchetDecrypt(s.ratchet, message, ad, now, this.random)
+      } catch (err) {
+        if (!(err instanceof CryptoError)) throw err
+        first ??= err
+        continue
+      }
+      // The peer answered: the session is acknowledged, stop repeating the PQXDH header.
+      return { record: promote(record, i, { ...s, pending: undefined, ratchet: r.state }), ops: [], plaintext: r.plaintext, header: r.header, newSession: false, consumedOneTime: undefined }
+    }
+    throw first ?? new NoSessionError()
+  }
+
+  /** Bob's side of PQXDH (§3.4): look the prekeys up, derive SK, refuse replays (H5, H6). */
+  private async respond (header: InitialHeader, now: number): Promise<{ state: SessionState, ops: StoreOp[] }> {
+    const signed = await this.prekeys.signedPrekey(header.signedPrekeyId)
+    const kem = await this.prekeys.kemPrekey(header.kemPrekeyId)
+    if (signed === undefined || kem === undefined) throw new PrekeyError('ERR_UNKNOWN_PREKEY', 'the initial message names a prekey we do not hold')
+    const ops: StoreOp[] = []
+    let oneTime: X25519KeyPair | undefined
+    if (header.oneTimePrekeyId !== undefined) {
+      const k = await this.prekeys.oneTimePrekey(header.oneTimePrekeyId)
+      // H5: used already (another sender read the same bundle, or a replay): refused, never decrypted twice.
+      if (k === undefined) throw new PrekeyError('ERR_PREKEY_CONSUMED', 'the one-time prekey was already used')
+      oneTime = k.keyPair
+      ops.push(this.prekeys.consumeOneTimeOp(header.oneTimePrekeyId))
+    }
+    const { sharedKey } = pqxdhRespond(this.identity, header, { signedPrekey: signed.keyPair, kemPrekey: kem.keyPair, oneTimePrekey: oneTime }, this.contacts.get(header.identityKey).handle)
+    // H6/H11: the replay tag hangs on SK, which a torsioned or high-bit copy of the base key cannot change.
+    const tag = sha256(concatBytes(REPLAY_TAG_CONTEXT, sharedKey)).subarray(0, 16)
+    if (await this.prekeys.hasReplayTag(tag)) throw new PrekeyError('ERR_INITIAL_REPLAYED', 'this initial message was already accepted')
+    ops.push(this.prekeys.replayTagOp(tag, now))
+    const ratchet = initBob(sharedKey, signed.keyPair)
+    return {
+      state: { localIdentity: this.identity.publicKey, remoteIdentity: header.identityKey, createdAt: now, initiator: false, baseKey: header.baseKey, pending: undefined, ratchet },
+      ops
+    }
+  }
+}
