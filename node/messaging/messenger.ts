@@ -13,6 +13,7 @@ import { MessagingError } from './errors.js'
 import { MessageLog, type Message } from './message-log.js'
 import { Mutex } from './mutex.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
+import { receiptDelayMs } from '../crypto/receipts.js'
 import { decodePayload, encodePayload, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind } from './payload.js'
 import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto } from './ports.js'
 
@@ -28,7 +29,7 @@ export interface MessengerInit {
   onEvent?: (event: MessengerEvent) => void
   /**
    * Delay before a read receipt is sent, so receipts are not an immediate, deterministic
-   * timing signal (E5). Default: uniform in [1 s, 5 s).
+   * timing signal (E5). Default: node/crypto's receiptDelayMs, uniform in [2 s, 30 s].
    */
   receiptDelayMs?: () => number
 }
@@ -190,7 +191,7 @@ export class Messenger {
     const pending = this.pendingReceipts.get(key)
     if (pending !== undefined) { pending.ids.push(...ids); return }
     this.pendingReceipts.set(key, { kind, ids: [...ids] })
-    const delay = (this.init.receiptDelayMs ?? (() => 1000 + Math.random() * 4000))()
+    const delay = (this.init.receiptDelayMs ?? (() => receiptDelayMs()))()
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       const batch = this.pendingReceipts.get(key)
