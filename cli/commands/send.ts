@@ -17,7 +17,8 @@ says what happened: delivered, stored for later, or failed.`,
     const api = await connect(dataDir)
     const { message } = await api.post<{ message: Message }>('/api/messages', { to, text })
     if (flags.json === true) out(io, JSON.stringify(message))
-    else out(io, `${message.state} (${message.id.slice(0, 8)})`)
+    else if (message.state === 'stored') out(io, `stored (${message.mailboxes ?? 0} mailboxes${message.storedUntil !== undefined ? `, until ${new Date(message.storedUntil).toLocaleString()}` : ''})`)
+    else out(io, message.state === 'failed' && message.error !== undefined ? `failed (${message.error})` : message.state)
     return message.state === 'failed' ? EXIT_REFUSED : 0
   }
 }

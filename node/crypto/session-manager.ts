@@ -15,7 +15,7 @@
 import { concatBytes, equalBytes, toHex } from '../bytes.js'
 import type { IdentityKeys } from '../identity/keys.js'
 import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
-import type { Logger } from '../log.js'
+import type { ComponentLogger, Logger } from '../log.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
 import { parseBundle, type PrekeyBundle } from './bundle.js'
 import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
@@ -90,6 +90,7 @@ export class SessionManager {
   readonly cipher: SessionCipher
   private readonly records = new Map<string, SessionRecord>()
   private queue: Promise<unknown> = Promise.resolve()
+  private readonly log: ComponentLogger | undefined
 
   constructor (private readonly init: SessionManagerInit) {
     this.now = init.now ?? Date.now
@@ -98,6 +99,7 @@ export class SessionManager {
     if (!equalBytes(this.identity.publicKey, init.identity.dhPublicKey)) throw new BadKeyError('identity keys do not match')
     this.prekeys = new PrekeyStore({ identity: init.identity, store: init.store, now: this.now, random: this.random })
     this.cipher = new SessionCipher(this.identity, this.prekeys, this.random)
+    this.log = init.logger?.forComponent('sotto:crypto')
   }
 
   get sessionId (): SessionId { return this.init.identity.sessionId }
@@ -242,6 +244,16 @@ export class SessionManager {
    * nothing for anything that does not decrypt exactly once.
    */
   async decrypt (envelope: Uint8Array, options: DecryptOptions = {}): Promise<DecryptResult> {
+    try {
+      return await this.decryptNow(envelope, options)
+    } catch (err) {
+      // Codes only: never a key, a plaintext or a sender (the log is not end-to-end encrypted).
+      this.log?.debug('envelope refused', { code: (err as { code?: string }).code ?? 'ERR_INTERNAL', size: envelope.length })
+      throw err
+    }
+  }
+
+  private async decryptNow (envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
     return await this.run(async () => {
       const now = this.now()
       const inner = decodeInner(openEnvelope(this.identity, envelope))

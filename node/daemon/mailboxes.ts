@@ -36,15 +36,16 @@ export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count:
   return found.slice(0, count)
 }
 
-/** Sender side: puts the envelope on up to k mailboxes; resolves with how many took it. */
-export async function putInMailboxes (libp2p: SottoLibp2p, recipient: SessionId, envelope: Uint8Array, log: ComponentLogger): Promise<number> {
+/** Sender side: puts the envelope on up to k mailboxes; resolves with how many took it and until when. */
+export async function putInMailboxes (libp2p: SottoLibp2p, recipient: SessionId, envelope: Uint8Array, log: ComponentLogger): Promise<{ count: number, expiresAt?: number }> {
   const key = mailboxKeyFor(sessionIdToX25519(recipient))
   let peers = await closestPeers(libp2p, key, MAILBOX_REPLICAS)
   if (peers.length === 0) peers = libp2p.getPeers().slice(0, MAILBOX_REPLICAS)
   const results = await Promise.all(peers.map(async (p) => await putEnvelope(libp2p, p, key, envelope, DEFAULT_TTL_MS)))
   const refused = results.filter((r) => !r.ok).map((r) => (r as { error: string }).error)
   if (refused.length > 0) log.info('some mailboxes refused an envelope', { refused })
-  return results.filter((r) => r.ok).length
+  const ok = results.filter((r) => r.ok) as Array<{ expiresAt: number }>
+  return { count: ok.length, expiresAt: ok.length === 0 ? undefined : Math.min(...ok.map((r) => r.expiresAt)) }
 }
 
 export interface MailCollectorInit {

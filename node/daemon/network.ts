@@ -116,8 +116,8 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
             if (result.error === 'LOCKED') break
           }
           // Not reachable now (offline, or locked): leave it sealed with the mailboxes.
-          const mailboxes = await putInMailboxes(libp2p, peer, envelope, log)
-          return mailboxes > 0 ? { ok: true, via: 'mailbox', mailboxes } : { ok: false, error: 'UNREACHABLE' }
+          const stored = await putInMailboxes(libp2p, peer, envelope, log)
+          return stored.count > 0 ? { ok: true, via: 'mailbox', mailboxes: stored.count, expiresAt: stored.expiresAt } : { ok: false, error: 'UNREACHABLE' }
         }
       }
     },

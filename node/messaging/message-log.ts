@@ -24,6 +24,9 @@ export interface Message {
   inboxSeq?: number
   /** Why a message failed, as an error code (outgoing only). */
   error?: string
+  /** Held by this many mailboxes until storedUntil (outgoing, state "stored"). */
+  mailboxes?: number
+  storedUntil?: number
 }
 
 /** A state only moves forward: a late "delivered" never undoes "read". */
@@ -66,11 +69,11 @@ export class MessageLog {
   }
 
   /** Moves a message's state forward; returns the updated message, or undefined if unchanged. */
-  async advanceState (peer: SessionId, id: string, state: MessageState, direction?: Direction): Promise<Message | undefined> {
+  async advanceState (peer: SessionId, id: string, state: MessageState, direction?: Direction, extra: Partial<Pick<Message, 'mailboxes' | 'storedUntil'>> = {}): Promise<Message | undefined> {
     const message = await this.find(peer, id)
     if (message === undefined || RANK[state] <= RANK[message.state]) return undefined
     if (direction !== undefined && message.direction !== direction) return undefined
-    const next = { ...message, state }
+    const next = { ...message, ...extra, state }
     await this.store.put(['msg', peer, message.seq], jsonValue(next))
     return next
   }

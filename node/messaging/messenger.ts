@@ -110,7 +110,8 @@ export class Messenger {
   /** A queued envelope reached a path: direct means the recipient committed it. */
   private async settled (entry: OutboxEntry, result: DeliveryResult): Promise<void> {
     const state = !result.ok ? 'failed' : result.via === 'direct' ? 'delivered' : 'stored'
-    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out')
+    const extra = result.ok && result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}
+    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out', extra)
   }
 
   private async sealAndDeliver (peer: SessionId, payload: Payload, options: { signal?: AbortSignal }): Promise<DeliveryResult> {
@@ -127,8 +128,8 @@ export class Messenger {
     return result
   }
 
-  private async setState (message: Pick<Message, 'peer' | 'id'>, state: Message['state'], direction?: Message['direction']): Promise<Message | undefined> {
-    const updated = await this.log.advanceState(message.peer, message.id, state, direction)
+  private async setState (message: Pick<Message, 'peer' | 'id'>, state: Message['state'], direction?: Message['direction'], extra: Partial<Pick<Message, 'mailboxes' | 'storedUntil'>> = {}): Promise<Message | undefined> {
+    const updated = await this.log.advanceState(message.peer, message.id, state, direction, extra)
     if (updated === undefined) return undefined
     this.emit({ type: 'message-state', id: message.id, peer: message.peer, state })
     return updated

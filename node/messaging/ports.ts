@@ -18,7 +18,7 @@ export interface SessionCrypto {
 
 /** Expected delivery failures are values, not exceptions. */
 export type DeliveryResult =
-  | { ok: true, via: 'direct' | 'mailbox', mailboxes?: number }
+  | { ok: true, via: 'direct' | 'mailbox', mailboxes?: number, /** when the mailboxes drop it */ expiresAt?: number }
   | { ok: false, error: string }
 
 export interface EnvelopeTransport {

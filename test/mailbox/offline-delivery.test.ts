@@ -48,6 +48,9 @@ describe('offline delivery through mailboxes', () => {
     const marker = `OFFLINE-MARKER-${Date.now()}`
     const sent = await a.node.controller.messenger().send(bobId, marker)
     expect(sent.state).toBe('stored')
+    // The sender is told how many mailboxes hold it and until when (the 14-day TTL).
+    expect(sent.mailboxes).toBeGreaterThanOrEqual(3)
+    expect(sent.storedUntil).toBeGreaterThan(Date.now() + 13 * 24 * 3600 * 1000)
     const holding = await Promise.all(relays.map(async (r) => (await r.node.controller.status()).mailbox?.envelopes ?? 0))
     expect(holding.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(3)
     // What a mailbox holds on disk names neither the text nor the sender.
