@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { concatBytes } from '../../node/bytes.js'
 import { deriveIdentity } from '../../node/identity/keys.js'
 import { ChallengeBook, mailboxKeyFor, signOwnerProof, verifyOwnerProof, type OwnerProof } from '../../node/net/mailbox/proof.js'
 
@@ -70,3 +71,14 @@ describe('mailbox owner proofs', () => {
     expect(verifyOwnerProof(p, 'list', selfPeer, book, t)).toBe(true)
   })
 })
+
+describe('mailbox proofs on node:crypto', () => {
+  it('are the same Ed25519 signatures @noble/curves makes, and noble verifies them', async () => {
+    const { ed25519 } = await import('@noble/curves/ed25519.js')
+    const book = new ChallengeBook(() => 1)
+    const p = proofFor(owner, book, 6_000_000)
+    expect(ed25519.verify(p.signature, concatBytes(new TextEncoder().encode('Sotto/mailbox-proof/v1\0'), Uint8Array.of(1), p.mailbox, Uint8Array.of(selfPeer.length), selfPeer, p.nonce, u64(p.timestamp)), owner.signingPublicKey)).toBe(true)
+  })
+})
+
+function u64 (n: number): Uint8Array { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b }
