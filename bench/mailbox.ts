@@ -30,11 +30,12 @@ async function node (): Promise<SottoLibp2p> {
 async function throughput (): Promise<{ puts: number, fetches: number }> {
   const mailbox = await node()
   const store = await MailboxStore.open(join(await dir(), 'mailbox'), { totalQuotaBytes: 4 * 1024 ** 3, now: Date.now })
-  await registerMailbox(mailbox, { store, logger: silentLogger.forComponent('m'), now: Date.now })
+  // The per-peer limit (50/s) would measure the limiter, not the mailbox: 4 senders stand in
+  // for many, so the limit is lifted here; M2 tests the limit itself.
+  await registerMailbox(mailbox, { store, logger: silentLogger.forComponent('m'), now: Date.now, putRate: { perSecond: 1e6, burst: 1e6 } })
   const senders = await Promise.all(Array.from({ length: 4 }, node))
   for (const s of senders) await s.dial(mailbox.getMultiaddrs()[0])
-  // Many recipients, so per-mailbox quotas are not what is measured; per-peer rate limits are
-  // part of the service, so each sender stays within its own budget by spreading over time.
+  // Many recipients, so per-mailbox quotas are not what is measured.
   const owners = Array.from({ length: 64 }, (_, i) => deriveIdentity(new Uint8Array(16).fill(i + 1)))
   let n = 0
   const start = performance.now()
@@ -44,7 +45,7 @@ async function throughput (): Promise<{ puts: number, fetches: number }> {
       const envelope = new Uint8Array(2048)
       new DataView(envelope.buffer).setUint32(0, n++)
       const r = await putEnvelope(s, mailbox.peerId, mailboxKeyFor(owner.dhPublicKey), envelope, 3_600_000)
-      if (!r.ok && r.error !== 'RATE_LIMITED') throw new Error(r.error)
+      if (!r.ok) throw new Error(r.error)
     }
   })))
   const stored = store.stats().envelopes
@@ -90,7 +91,7 @@ async function startToFirst (): Promise<number> {
 }
 
 const { puts, fetches } = await throughput()
-say(`mailbox puts (2 KiB, 4 senders x 8 streams, on disk): ${fmt(puts, 0)}/s (goal >= 3,000)`)
+say(`mailbox puts (2 KiB, 4 senders x 8 streams, on disk, per-peer limit lifted): ${fmt(puts, 0)}/s (goal >= 3,000)`)
 say(`mailbox fetches (fetched and acked by owners):         ${fmt(fetches, 0)}/s (goal >= 3,000)`)
 const first = await startToFirst()
 say(`recipient start -> first held message:                 ${fmt(first, 0)} ms (goal < 2,000; includes unlock)`)

@@ -51,11 +51,11 @@ function encodeHeld (e: { id: Uint8Array, expiresAt: number, envelope: Uint8Arra
 /** Token bucket per peer (M2): a flood from one peer is refused, others go on. */
 class PutLimiter {
   private readonly buckets = new Map<string, { tokens: number, at: number }>()
-  constructor (private readonly now: () => number) {}
+  constructor (private readonly now: () => number, private readonly perSecond: number, private readonly burst: number) {}
   take (peer: string): boolean {
     const t = this.now()
-    const b = this.buckets.get(peer) ?? { tokens: PUT_BURST, at: t }
-    b.tokens = Math.min(PUT_BURST, b.tokens + (t - b.at) / 1000 * PUTS_PER_SECOND_PER_PEER)
+    const b = this.buckets.get(peer) ?? { tokens: this.burst, at: t }
+    b.tokens = Math.min(this.burst, b.tokens + (t - b.at) / 1000 * this.perSecond)
     b.at = t
     if (this.buckets.size > 10_000) this.buckets.clear()
     this.buckets.set(peer, b)
@@ -69,6 +69,8 @@ export interface MailboxServerInit {
   store: MailboxStore | undefined
   logger: ComponentLogger
   now: () => number
+  /** Puts per second and burst per peer; @default PUTS_PER_SECOND_PER_PEER, PUT_BURST */
+  putRate?: { perSecond: number, burst: number }
 }
 
 export interface MailboxServer {
@@ -77,7 +79,7 @@ export interface MailboxServer {
 
 export async function registerMailbox (libp2p: Libp2p, init: MailboxServerInit): Promise<MailboxServer> {
   const challenges = new ChallengeBook(init.now)
-  const limiter = new PutLimiter(init.now)
+  const limiter = new PutLimiter(init.now, init.putRate?.perSecond ?? PUTS_PER_SECOND_PER_PEER, init.putRate?.burst ?? PUT_BURST)
   const selfPeer = libp2p.peerId.toMultihash().bytes
   const subscribers = new Map<string, Set<Stream>>()
 
