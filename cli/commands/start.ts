@@ -64,6 +64,9 @@ Options:
       apiAllowRemote: flags['api-allow-remote'] === true,
       passphrase,
       logger: createLogger({ level: level as 'info' })
+    }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') throw new CliError(`port ${apiPort} is in use; is another Sotto node running? (choose one with --api-port N)`, 2)
+      throw e
     })
     const status = await node.controller.status()
     if (flags.json === true) {

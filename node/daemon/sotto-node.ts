@@ -248,15 +248,22 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   }
 
   const token = newToken()
-  api = await startApiServer({
-    token,
-    routes: apiRoutes(controller),
-    logger: init.logger.forComponent('sotto:api'),
-    host: init.apiHost,
-    port: init.apiPort ?? 0,
-    allowNonLoopback: init.apiAllowRemote,
-    staticDir: init.webUiDir ?? fileURLToPath(new URL('../../web-ui/', import.meta.url))
-  })
+  try {
+    api = await startApiServer({
+      token,
+      routes: apiRoutes(controller),
+      logger: init.logger.forComponent('sotto:api'),
+      host: init.apiHost,
+      port: init.apiPort ?? 0,
+      allowNonLoopback: init.apiAllowRemote,
+      staticDir: init.webUiDir ?? fileURLToPath(new URL('../../web-ui/', import.meta.url))
+    })
+  } catch (err) {
+    // A node that cannot serve its API (port taken, say) leaves nothing running behind it.
+    await closeUnlocked()
+    await net.stop()
+    throw err
+  }
   await writeApiFile(init.dataDir, { port: api.port, token, pid: process.pid })
 
   const idleLockMs = () => init.idleLockMs ?? settings.idleLockMinutes * 60_000
