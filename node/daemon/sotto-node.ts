@@ -244,7 +244,12 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   }
 
   if (init.passphrase !== undefined && await accountExists(init.dataDir)) {
-    await openUnlocked(await openAccount(init.dataDir, init.passphrase))
+    try {
+      await openUnlocked(await openAccount(init.dataDir, init.passphrase))
+    } catch (err) {
+      await net.stop()
+      throw err
+    }
   }
 
   const token = newToken()

@@ -120,6 +120,14 @@ describe('sotto CLI', () => {
     expect(plain.stderr + debug.stderr).not.toContain(PASS)
   })
 
+  it('sotto start with a wrong passphrase says so, exits 2 and leaves nothing running', async () => {
+    const root = await fresh()
+    await runSotto(['init', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })
+    const r = await runSotto(['start', '--data-dir', root, '--no-mdns', '--api-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0'], { env: { SOTTO_PASSPHRASE: 'not the passphrase' }, timeoutMs: 15_000 })
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('sotto: wrong passphrase')
+  })
+
   it('refuses a short passphrase for a new account', async () => {
     const root = await fresh()
     const r = await runSotto(['init', '--data-dir', root], { env: { SOTTO_PASSPHRASE: 'short' } })
