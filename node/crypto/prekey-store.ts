@@ -12,6 +12,7 @@
  *   ['prekey', 'one-time', id]   prekeys.ts encodeOneTimePrekey (deleted in the batch that uses it)
  *   ['prekey-used', tag]         u8 version | tag (16) | u64 accepted at (ms)
  */
+import { inspect } from 'node:util'
 import type { IdentityKeys } from '../identity/keys.js'
 import { toHex } from '../bytes.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
@@ -71,6 +72,9 @@ export class PrekeyStore {
   constructor (private readonly init: PrekeyStoreInit) {
     this.signer = new Ed25519Signer(init.identity.signingSeed)
   }
+
+  toJSON (): unknown { return { type: 'PrekeyStore', keys: '[redacted]' } }
+  [inspect.custom] (): string { return 'PrekeyStore { keys: [redacted] }' }
 
   /** True once after the prekeys changed (rotation, a one-time prekey used): time to republish. */
   takeChanged (): boolean {

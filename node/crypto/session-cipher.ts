@@ -13,12 +13,13 @@
  * reflected to its own sender fails (R11).
  */
 import type { KeyObject } from 'node:crypto'
+import { inspect } from 'node:util'
 import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js'
 import { x25519ToSessionId, type SessionId } from '../identity/session-id.js'
 import type { StoreOp } from '../store/types.js'
 import type { PrekeyBundle } from './bundle.js'
 import { MAX_ARCHIVED_STATES } from './constants.js'
-import { BadKeyError, CryptoError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
+import { BadKeyError, CryptoError, DuplicateMessageError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
 import { associatedData, decodeInitialHeader, encodeInitialHeader, pqxdhInitiate, pqxdhRespond, type InitialHeader } from './pqxdh.js'
 import type { PrekeyStore } from './prekey-store.js'
 import { sha256 } from './primitives/kdf.js'
@@ -89,6 +90,9 @@ export class SessionCipher {
   readonly contacts = new IdentityCache()
 
   constructor (readonly identity: X25519KeyPair, private readonly prekeys: PrekeyStore, private readonly random: RandomSource) {}
+
+  toJSON (): unknown { return { type: 'SessionCipher', state: '[redacted]' } }
+  [inspect.custom] (): string { return 'SessionCipher { state: [redacted] }' }
 
   /** Alice (PQXDH §3.3, DR §3.3): a new current state from a verified bundle; the old one is archived. */
   start (record: SessionRecord, bundle: PrekeyBundle, remoteIdentity: Uint8Array, oneTimeIndex: number | undefined, now: number): SessionRecord {
@@ -165,6 +169,8 @@ export class SessionCipher {
         r = ratchetDecrypt(s.ratchet, message, ad, now, this.random)
       } catch (err) {
         if (!(err instanceof CryptoError)) throw err
+        // A duplicate is known to its own state: no other state can hold that key.
+        if (err instanceof DuplicateMessageError) throw err
         first ??= err
         continue
       }

@@ -12,6 +12,7 @@
  * Store tables: 'session' [peer] (session-record.ts), 'identity' [peer] (the contact's pinned
  * Ed25519 key: u8 version | key (32)), plus those of prekey-store.ts.
  */
+import { inspect } from 'node:util'
 import { concatBytes, equalBytes, toHex } from '../bytes.js'
 import type { IdentityKeys } from '../identity/keys.js'
 import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
@@ -269,6 +270,14 @@ export class SessionManager {
       }
       return { from: peer, plaintext: r.plaintext, messageId: id, newSession: r.newSession, missing: (r.record.current as SessionState).ratchet.skipped.length }
     })
+  }
+
+  toJSON (): unknown {
+    return { type: 'SessionManager', sessionId: this.sessionId, state: '[redacted]' }
+  }
+
+  [inspect.custom] (): string {
+    return `SessionManager { sessionId: ${this.sessionId}, state: [redacted] }`
   }
 
   /** The messaging port's shape of decrypt. */

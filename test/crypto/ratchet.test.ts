@@ -60,7 +60,7 @@ describe('Double Ratchet', () => {
         }
         // Everything still in flight arrives in the end, in any order.
         for (const f of flight) await deliver(f)
-      }), { numRuns: 12 })
+      }), { numRuns: Number(process.env.R1_RUNS ?? 12) })
   })
 
   it('R2: a message more than MAX_SKIP ahead is refused without storing skipped keys', async () => {

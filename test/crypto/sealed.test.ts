@@ -129,3 +129,19 @@ describe('sealed envelopes', () => {
     expect(new Set([initial.length, reply.length, typing.length, textMsg.length]).size).toBe(1)
   })
 })
+
+describe('redaction', () => {
+  it('managers, ciphers, prekey stores and key pairs print no key material', async () => {
+    const { inspect } = await import('node:util')
+    const w = world()
+    const alice = await party(w, 'alice-redact')
+    const bob = await party(w, 'bob-redact')
+    await bob.manager.decrypt(await alice.manager.encrypt(bob.sessionId, text('x')))
+    for (const obj of [alice.manager, alice.manager.cipher, alice.manager.prekeys, alice.manager.cipher.identity]) {
+      const shown = inspect(obj, { depth: 10 }) + JSON.stringify(obj)
+      expect(shown).toContain('redacted')
+      expect(shown).not.toContain(toHex(alice.id.dhPrivateKey))
+      expect(shown).not.toContain(toHex(alice.manager.cipher.identity.privateKeyBytes()))
+    }
+  })
+})
