@@ -30,3 +30,5 @@ export const MAX_STREAMS_PER_CONNECTION = 256
 
 /** Prekey records larger than this are refused by every node's validator (D1). */
 export const MAX_RECORD_BYTES = 16 * 1024
+/** Concurrent inbound DHT streams per connection: a peer flooding record puts gets this many at a time (D3). */
+export const MAX_INBOUND_DHT_STREAMS = 16

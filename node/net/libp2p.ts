@@ -18,7 +18,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
-import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, RECORD_NAMESPACE } from './constants.js'
+import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, RECORD_NAMESPACE } from './constants.js'
 
 export interface SottoLibp2pInit {
   privateKey: PrivateKey
@@ -52,6 +52,7 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
       validators: { [RECORD_NAMESPACE]: init.validate },
       selectors: { [RECORD_NAMESPACE]: init.select },
       allowQueryWithZeroPeers: true,
+      maxInboundStreams: MAX_INBOUND_DHT_STREAMS,
       initialQuerySelfInterval: 500
     }),
     autoNAT: autoNAT(),

@@ -64,4 +64,19 @@ describe('prekey records in the DHT', () => {
       expect(found && recordSequence(found)).toBe(recordSequence(second))
     }
   })
+
+  it('D3: while one peer floods the DHT with records, another peer\'s record is still published and found', async () => {
+    const flooders = Array.from({ length: 12 }, (_, i) => new PrekeyStore({ store: createMemoryStore(), identity: deriveIdentity(new Uint8Array(16).fill(100 + i)), now: () => Date.now(), random: systemRandom }))
+    const junk = await Promise.all(flooders.map(async (p) => await p.buildRecord(new Uint8Array(4))))
+    const flood = Promise.all(Array.from({ length: 400 }, async (_, i) => {
+      const who = deriveIdentity(new Uint8Array(16).fill(100 + (i % 12)))
+      try { for await (const _ of nodes[2].services.dht.put(recordKey(who.sessionId), junk[i % 12])) { /* drain */ } } catch { /* refused streams are the point */ }
+    }))
+    const honest = deriveIdentity(new Uint8Array(16).fill(90))
+    const record = await new PrekeyStore({ store: createMemoryStore(), identity: honest, now: () => Date.now(), random: systemRandom }).buildRecord(new Uint8Array(4))
+    const { peers } = await publishRecord(nodes[4].services.dht, honest.sessionId, record, check)
+    expect(peers).toBeGreaterThan(0)
+    expect(await findRecord(nodes[0].services.dht, honest.sessionId, check, compare)).toBeDefined()
+    await flood
+  })
 })
