@@ -107,4 +107,23 @@ describe('transport limits on /sotto/deliver/1', () => {
     expect(await honestDeliveryWorks()).toBe(true)
     for (const s of opened) s.abort(new Error('done'))
   })
+
+  it('T6: fast redials past the inbound threshold fail as values; no socket error crashes either side', async () => {
+    const redialer = await node()
+    let failures = 0
+    for (let i = 0; i < 120; i++) {
+      try {
+        await redialer.dial(server.getMultiaddrs()[0], { signal: AbortSignal.timeout(2000) })
+        await redialer.hangUp(server.peerId)
+      } catch {
+        failures++
+      }
+    }
+    // Still alive, both of them, and the server still serves others.
+    expect(redialer.status).toBe('started')
+    expect(server.status).toBe('started')
+    expect(await honestDeliveryWorks()).toBe(true)
+    expect(failures).toBeLessThan(120)
+    await redialer.stop()
+  })
 })
