@@ -197,8 +197,15 @@ async function main () {
 function render () {
   const me = state.status.sessionId
   const idError = h('p', { class: 'error', id: IDS.addContactError })
-  const idInput = h('input', { id: IDS.addContactId, placeholder: 'Session ID (05…)', autocomplete: 'off', spellcheck: 'false', oninput: () => { idError.textContent = sessionIdProblem(idInput.value.trim()) ?? '' } })
   const nameInput = h('input', { id: IDS.addContactName, placeholder: 'Name', autocomplete: 'off' })
+  const idInput = h('input', { id: IDS.addContactId, placeholder: 'Session ID (05…) or invite', autocomplete: 'off', spellcheck: 'false', oninput: () => {
+    const invite = parseInvite(idInput.value)
+    if (invite !== undefined) {
+      idInput.value = invite.sessionId
+      if (nameInput.value === '') nameInput.value = invite.name
+    }
+    idError.textContent = sessionIdProblem(idInput.value.trim()) ?? ''
+  } })
   const requests = state.contacts.filter((c) => c.state === 'request')
   const chats = state.contacts.filter((c) => c.state !== 'request')
   const sidebar = h('aside', { class: 'sidebar' },
@@ -206,9 +213,9 @@ function render () {
       h('strong', {}, 'Your Session ID'),
       h('div', { class: 'id', id: IDS.ownId }, me),
       h('div', { class: 'row' },
-        h('button', { id: IDS.copyId, onclick: async (e) => { await navigator.clipboard?.writeText(me).catch(() => {}); e.target.textContent = 'Copied' } }, 'Copy'),
+        h('button', { id: IDS.copyId, title: 'Copy an invite others can paste', onclick: async (e) => { await navigator.clipboard?.writeText(inviteFor(me)).catch(() => {}); e.target.textContent = 'Invite copied' } }, 'Copy invite'),
         h('button', { id: IDS.showQr, onclick: () => {
-          const d = h('dialog', {}, h('h2', {}, 'Your Session ID'), h('p', {}, 'Let a friend scan this to add you.'), qr(me, 'QR code of your Session ID', IDS.ownQr),
+          const d = h('dialog', {}, h('h2', {}, 'Your Session ID'), h('p', {}, 'Let a friend scan this to add you.'), qr(inviteFor(me), 'QR code of your invite', IDS.ownQr),
             h('p', { class: 'id' }, me), h('div', { class: 'row' }, h('button', { onclick: () => { d.close(); d.remove() } }, 'Close')))
           document.body.append(d)
           d.showModal()
@@ -237,8 +244,20 @@ function render () {
   show(h('div', { class: `layout${state.current ? ' chatting' : ''}`, id: IDS.app }, sidebar, pane()))
 }
 
+/** An invite is `sotto:<Session ID>?name=<name>`; a pasted invite fills both fields. */
+export function parseInvite (text) {
+  const m = /^sotto:(05[0-9a-fA-F]{64})(?:\?name=([^&]*))?$/.exec(text.trim())
+  if (m === null) return undefined
+  let name = ''
+  try { name = decodeURIComponent(m[2] ?? '') } catch { name = '' }
+  return { sessionId: m[1].toLowerCase(), name: name.slice(0, 64) }
+}
+
+function inviteFor (sessionId) { return `sotto:${sessionId}` }
+
 function sessionIdProblem (id) {
   if (id === '') return undefined
+  if (parseInvite(id) !== undefined) return undefined
   if (!id.startsWith('05')) return 'A Session ID starts with 05.'
   if (!/^[0-9a-fA-F]*$/.test(id)) return 'A Session ID has only the digits 0-9 and letters a-f.'
   if (id.length !== 66) return `A Session ID has 66 characters; this has ${id.length}.`

@@ -102,8 +102,10 @@ describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
     await alice.fill(id('addContactName'), 'Bob')
     await alice.click(id('addContactButton'))
     await alice.waitForSelector(id('composer'))
-    await bob.fill(id('addContactId'), aliceId)
-    await bob.fill(id('addContactName'), 'Alice')
+    // Bob adds Alice by pasting her invite: it fills the Session ID and the name.
+    await bob.fill(id('addContactId'), `sotto:${aliceId}?name=Alice`)
+    expect(await bob.inputValue(id('addContactId'))).toBe(aliceId)
+    expect(await bob.inputValue(id('addContactName'))).toBe('Alice')
     await bob.click(id('addContactButton'))
     await bob.waitForSelector(id('composer'))
 
