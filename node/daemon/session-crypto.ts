@@ -29,6 +29,7 @@ export async function openSessionCrypto (init: { account: Account, network: Netw
   return {
     manager,
     seal: async (peer, plaintext, options) => await manager.seal(peer, plaintext, options),
+    reset: async (peer) => { await manager.resetSession(peer) },
     open: async (envelope, commit) => await manager.open(envelope, commit),
     currentRecord: async ({ peerId, addresses }) => await manager.prekeys.buildRecord(encodeRouting(peerId, addresses)),
     recordChanged: () => manager.prekeys.takeChanged()

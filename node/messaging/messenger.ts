@@ -51,7 +51,8 @@ export class Messenger {
       transport: init.transport,
       logger: init.logger,
       now: this.now,
-      onSettled: async (entry, result) => { await this.settled(entry, result) }
+      onSettled: async (entry, result) => { await this.settled(entry, result) },
+      onRefused: async (entry) => await this.reseal(entry)
     })
   }
 
@@ -105,6 +106,26 @@ export class Messenger {
     if (queued.entry === undefined) return queued.message
     await this.outbox.attempt(queued.entry, options)
     return (await this.log.find(contact.sessionId, id)) ?? queued.message
+  }
+
+  /**
+   * The recipient refused our envelope: most likely its one-time prekey was taken by another
+   * sender first (H5). Start a fresh session from the record without a one-time prekey (X3DH
+   * §4.2 allows it) and seal the same text again.
+   */
+  private async reseal (entry: OutboxEntry): Promise<Uint8Array | undefined> {
+    const message = await this.log.find(entry.peer, entry.id)
+    if (message === undefined || message.direction !== 'out') return undefined
+    const payload: Payload = { v: 1, t: 'text', id: message.id, sentAt: message.sentAt, text: message.text }
+    try {
+      return await this.lock.run(async () => {
+        await this.init.crypto.reset(entry.peer)
+        return await this.init.crypto.seal(entry.peer, encodePayload(payload), { oneTimePrekey: false })
+      })
+    } catch (err) {
+      this.init.logger.info('could not seal a refused message again', { code: (err as SottoError).code ?? 'ERR_SEAL' })
+      return undefined
+    }
   }
 
   /** A queued envelope reached a path: direct means the recipient committed it. */

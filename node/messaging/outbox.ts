@@ -22,6 +22,8 @@ export interface OutboxEntry {
   createdAt: number
   attempts: number
   nextAttemptAt: number
+  /** Set once the envelope was sealed again after a refusal; a second refusal is final. */
+  resealed?: boolean
 }
 
 export interface OutboxInit {
@@ -31,6 +33,11 @@ export interface OutboxInit {
   now: () => number
   /** Called when an entry's fate is known: delivered/stored (result.ok) or given up. */
   onSettled: (entry: OutboxEntry, result: DeliveryResult) => Promise<void>
+  /**
+   * The recipient refused the envelope (say, a one-time prekey another sender used first,
+   * H5): a new envelope to try once instead, or undefined to give up.
+   */
+  onRefused?: (entry: OutboxEntry) => Promise<Uint8Array | undefined>
 }
 
 export class Outbox {
@@ -64,6 +71,19 @@ export class Outbox {
         return result
       }
       const attempts = entry.attempts + 1
+      if (result.error === 'REFUSED') {
+        // A refused envelope will be refused again: seal it anew once, else give up.
+        const again = entry.resealed === true || this.init.onRefused === undefined ? undefined : await this.init.onRefused(entry)
+        if (again !== undefined) {
+          const next: OutboxEntry = { ...entry, envelope: Buffer.from(again).toString('base64'), resealed: true, attempts, nextAttemptAt: now }
+          await this.init.store.put(['outbox', entry.id], jsonValue(next))
+          this.inFlight.delete(entry.id)
+          return await this.attempt(next, options)
+        }
+        await this.init.store.del(['outbox', entry.id])
+        await this.init.onSettled(entry, result)
+        return result
+      }
       if (now - entry.createdAt > OUTBOX_GIVE_UP_MS) {
         await this.init.store.del(['outbox', entry.id])
         await this.init.onSettled(entry, result)

@@ -8,7 +8,9 @@ import type { StoreOp } from '../store/types.js'
 
 export interface SessionCrypto {
   /** Seals a plaintext for a peer, starting a session from its published bundle when needed. */
-  seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal }) => Promise<Uint8Array>
+  seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal, oneTimePrekey?: boolean }) => Promise<Uint8Array>
+  /** Forgets the session with a peer; the next seal starts a new one from their record. */
+  reset: (peer: SessionId) => Promise<void>
   /**
    * Opens an envelope. `commit` receives the authenticated sender and the plaintext and
    * returns the writes that must land in the same atomic batch as the new session state.
