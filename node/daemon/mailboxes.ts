@@ -13,7 +13,7 @@ import type { SottoLibp2p } from '../net/libp2p.js'
 import { DEFAULT_TTL_MS } from '../net/mailbox/constants.js'
 import { mailboxKeyFor, signOwnerProof } from '../net/mailbox/proof.js'
 import { ackEnvelopes, fetchEnvelopes, putEnvelope, subscribeEnvelopes, type ProofSigner } from '../net/mailbox/protocol.js'
-import { envelopeId } from '../net/mailbox/store.js'
+import { envelopeId, type MailboxStore } from '../net/mailbox/store.js'
 import type { ReceiveVerdict } from '../messaging/messenger.js'
 
 /** Mailboxes per envelope (Session's swarms hold 5–7 copies). */
@@ -145,4 +145,38 @@ export class MailCollector {
       if (await this.handle(e.envelope)) await ackEnvelopes(this.init.libp2p, peer, this.sign, [e.id]).catch(() => 0)
     }, controller.signal).catch(() => {}).finally(() => { this.subscriptions.delete(k) })
   }
+}
+
+/** Mailboxes re-checked per round, so one round stays bounded however much is held. */
+const MAX_MAILBOXES_PER_ROUND = 50
+export const REBALANCE_INTERVAL_MS = 60_000
+
+/**
+ * Churn (issue 7): for each mailbox this node holds, find the k peers now closest to its key
+ * and put the envelopes there too (they de-duplicate by envelope id), so replication climbs
+ * back towards k when holders leave. A node no longer among the k closest hands its copies
+ * on and drops them once at least one peer took them.
+ */
+export async function rebalanceMailboxes (libp2p: SottoLibp2p, store: MailboxStore, log: ComponentLogger, now: () => number): Promise<{ handedOn: number, dropped: number }> {
+  let handedOn = 0
+  let dropped = 0
+  const self = libp2p.peerId
+  for (const mailbox of store.mailboxes().slice(0, MAX_MAILBOXES_PER_ROUND)) {
+    const closest = await closestPeers(libp2p, mailbox, MAILBOX_REPLICAS + 1)
+    const stillHolder = closest.length < MAILBOX_REPLICAS || closest.slice(0, MAILBOX_REPLICAS).some((p) => p.equals(self)) ||
+      (libp2p.services.dht as unknown as { routingTable?: { size: number } }).routingTable?.size === 0
+    const targets = closest.filter((p) => !p.equals(self)).slice(0, MAILBOX_REPLICAS)
+    let placed = 0
+    for (const held of await store.list(mailbox)) {
+      const ttl = held.expiresAt - now()
+      if (ttl <= 0) continue
+      const results = await Promise.all(targets.map(async (p) => await putEnvelope(libp2p, p, mailbox, held.envelope, ttl)))
+      const ok = results.filter((r) => r.ok && !r.duplicate).length
+      handedOn += ok
+      if (results.some((r) => r.ok)) placed++
+    }
+    if (!stillHolder && placed > 0) dropped += await store.dropMailbox(mailbox)
+  }
+  if (handedOn > 0 || dropped > 0) log.info('mailboxes rebalanced', { handedOn, dropped })
+  return { handedOn, dropped }
 }

@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { MailboxStore } from '../net/mailbox/store.js'
 import { registerMailbox } from '../net/mailbox/protocol.js'
 import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from '../net/mailbox/constants.js'
-import { putInMailboxes } from './mailboxes.js'
+import { putInMailboxes, rebalanceMailboxes, REBALANCE_INTERVAL_MS } from './mailboxes.js'
 
 /** How long a contact's routing (PeerId, addresses) is reused before asking the DHT again. */
 const ROUTING_CACHE_MS = 5 * 60_000
@@ -34,6 +34,8 @@ export interface Network {
   fetchRecord: (sessionId: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
   transportFor: (crypto: AccountCrypto) => EnvelopeTransport
   dial: (addrs: string[]) => Promise<void>
+  /** Re-replicates held envelopes to the peers now closest (runs every minute by itself). */
+  rebalanceMailboxes: () => Promise<{ handedOn: number, dropped: number }>
   stop: () => Promise<void>
 }
 
@@ -74,6 +76,15 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
   const mailboxServer = await registerMailbox(libp2p, { store: mailboxStore, logger: log, now: init.now })
   const purgeTimer = setInterval(() => { void mailboxStore?.purgeExpired().catch(() => 0) }, PURGE_INTERVAL_MS)
   purgeTimer.unref()
+  let rebalancing: Promise<unknown> | undefined
+  const rebalance = async (): Promise<{ handedOn: number, dropped: number }> => {
+    if (mailboxStore === undefined) return { handedOn: 0, dropped: 0 }
+    const run = rebalancing ?? rebalanceMailboxes(libp2p, mailboxStore, log, init.now)
+    rebalancing = run
+    try { return await run as { handedOn: number, dropped: number } } finally { rebalancing = undefined }
+  }
+  const rebalanceTimer = setInterval(() => { void rebalance().catch(() => {}) }, REBALANCE_INTERVAL_MS)
+  rebalanceTimer.unref()
 
   async function fetchRecord (sessionId: SessionId, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
     const signal = AbortSignal.any([AbortSignal.timeout(FIND_RECORD_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
@@ -124,8 +135,11 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     async dial (addrs) {
       for (const a of addrs) await libp2p.dial(multiaddr(a)).catch((err: unknown) => { log.info('could not dial a bootstrap peer', { code: (err as { name?: string }).name ?? 'ERR' }) })
     },
+    rebalanceMailboxes: rebalance,
     async stop () {
       clearInterval(purgeTimer)
+      clearInterval(rebalanceTimer)
+      await rebalancing?.catch(() => {})
       mailboxServer.stop()
       await libp2p.stop()
       await mailboxStore?.close()

@@ -291,6 +291,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     controller,
     addresses: () => net.addresses(),
     publishedRecord: () => unlocked?.record,
+    rebalanceMailboxes: async () => await net.rebalanceMailboxes(),
     async stop () {
       if (stopped) return
       stopped = true

@@ -44,5 +44,7 @@ export interface SottoNode {
   addresses: () => string[]
   /** The prekey record last published for the unlocked account, as the DHT holds it. */
   publishedRecord: () => Uint8Array | undefined
+  /** Hands held envelopes on to the peers now closest to their mailboxes (also every minute). */
+  rebalanceMailboxes: () => Promise<{ handedOn: number, dropped: number }>
   stop: () => Promise<void>
 }

@@ -133,6 +133,19 @@ export class MailboxStore {
     return purged
   }
 
+  /** The mailbox keys held, for re-replication. */
+  mailboxes (): Uint8Array[] {
+    return [...this.index.keys()].map((m) => fromHex(m) as Uint8Array)
+  }
+
+  /** Drops every envelope of one mailbox (after handing them on). */
+  async dropMailbox (mailbox: Uint8Array): Promise<number> {
+    const m = toHex(mailbox)
+    let n = 0
+    for (const i of [...(this.index.get(m)?.keys() ?? [])]) if (await this.delete(m, i)) n++
+    return n
+  }
+
   async close (): Promise<void> {}
 
   private async delete (m: string, i: string): Promise<boolean> {
