@@ -25,7 +25,7 @@ export async function openSessionCrypto (init: { account: Account, network: Netw
     now: init.now,
     fetchRecord: async (peer, options) => await init.network.fetchRecord(peer, options)
   })
-  await manager.prekeys.maintain()
+  await manager.createPrekeys()
   return {
     manager,
     seal: async (peer, plaintext, options) => await manager.seal(peer, plaintext, options),
