@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { extname, join, normalize, sep } from 'node:path'
+import { extname, join, resolve, sep } from 'node:path'
 import type { ComponentLogger } from '../log.js'
 import { SottoError } from '../errors.js'
 import { ApiError } from './errors.js'
@@ -141,8 +141,10 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   async function serveStatic (pathname: string, res: ServerResponse): Promise<void> {
     if (init.staticDir === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', 'no web UI in this build')
     const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1))
-    const full = normalize(join(init.staticDir, rel))
-    if (!full.startsWith(normalize(init.staticDir) + sep)) throw new ApiError(404, 'ERR_NOT_FOUND', 'not found')
+    // resolve() drops a trailing separator, so the folder may be given with or without one.
+    const root = resolve(init.staticDir)
+    const full = resolve(root, rel)
+    if (!full.startsWith(root + sep)) throw new ApiError(404, 'ERR_NOT_FOUND', 'not found')
     let bytes: Buffer
     let type = MIME[extname(full)]
     try {
@@ -150,7 +152,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     } catch {
       // Client-side routes fall back to the app shell.
       if (extname(full) !== '') throw new ApiError(404, 'ERR_NOT_FOUND', 'not found')
-      bytes = await readFile(join(init.staticDir, 'index.html'))
+      bytes = await readFile(join(root, 'index.html'))
       type = MIME['.html']
     }
     res.writeHead(200, { 'Content-Type': type ?? 'application/octet-stream', 'Content-Length': bytes.length }).end(bytes)
