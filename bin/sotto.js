@@ -1,5 +1,11 @@
 #!/usr/bin/env node
 // The `sotto` command. All logic lives in cli/ (compiled to dist/ by `npm install`/`npm run build`).
+// Kept to syntax every Node.js can parse, so an old one gets one clear line, not a stack.
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 24 || (major === 24 && minor < 7)) {
+  process.stderr.write(`sotto: needs Node.js 24.7 or newer (ML-KEM in node:crypto); this is ${process.versions.node}. "npm start" in the sotto folder brings its own.\n`)
+  process.exit(1)
+}
 import('../dist/cli/main.js')
   .then((cli) => cli.runMain(process.argv.slice(2)))
   .catch((err) => {
