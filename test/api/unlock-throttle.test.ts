@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { UnlockThrottle } from '../../node/daemon/unlock-throttle.js'
+import { UnlockThrottle } from '../../node/account/unlock-throttle.js'
 
 describe('unlock throttle', () => {
   it('L2/A7: repeated wrong passphrases wait longer and longer, up to a cap; a success resets', () => {

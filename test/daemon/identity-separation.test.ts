@@ -5,7 +5,7 @@ import { parseRecord } from '../../node/crypto/index.js'
 import { deriveIdentity } from '../../node/identity/keys.js'
 import { phraseToEntropy } from '../../node/identity/phrase.js'
 import { parseSessionId } from '../../node/identity/session-id.js'
-import { decodeRouting } from '../../node/daemon/routing.js'
+import { decodeRouting } from '../../node/net/routing.js'
 import { toHex } from '../../node/bytes.js'
 import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 

@@ -138,12 +138,26 @@ export class MailboxStore {
     return [...this.index.keys()].map((m) => fromHex(m) as Uint8Array)
   }
 
-  /** Drops every envelope of one mailbox (after handing them on). */
-  async dropMailbox (mailbox: Uint8Array): Promise<number> {
+  /** Every live envelope of one mailbox, read one at a time (re-replication walks all, not one batch). */
+  async * held (mailbox: Uint8Array): AsyncGenerator<HeldEnvelope> {
     const m = toHex(mailbox)
-    let n = 0
-    for (const i of [...(this.index.get(m)?.keys() ?? [])]) if (await this.delete(m, i)) n++
-    return n
+    const now = this.init.now()
+    for (const [i, e] of [...(this.index.get(m) ?? [])]) {
+      if (e.expiresAt <= now) continue
+      try {
+        yield { id: fromHex(i) as Uint8Array, expiresAt: e.expiresAt, envelope: new Uint8Array(await readFile(join(this.root, m, `${e.expiresAt}-${i}`))) }
+      } catch {
+        this.remove(m, i)
+      }
+    }
+  }
+
+  /** Deletes the named envelopes of one mailbox, however many (a holder letting go of copies others confirmed). */
+  async release (mailbox: Uint8Array, ids: readonly Uint8Array[]): Promise<number> {
+    const m = toHex(mailbox)
+    let removed = 0
+    for (const id of ids) if (await this.delete(m, toHex(id))) removed++
+    return removed
   }
 
   async close (): Promise<void> {}

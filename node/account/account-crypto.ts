@@ -1,14 +1,13 @@
 /**
- * Adapter from node/crypto's SessionManager to what the messenger and the daemon need:
- * sealing and opening envelopes, and the account's prekey record for the DHT (with the
- * routing field filled from the network).
+ * node/crypto's SessionManager as the messenger and the record publisher need it: sealing
+ * and opening envelopes, and the account's prekey record for the DHT with the routing field
+ * (where this device can be reached) filled in.
  */
 import type { Account } from '../store/account.js'
-import type { Logger } from '../log.js'
+import type { SessionId } from '../identity/session-id.js'
 import type { SessionCrypto } from '../messaging/ports.js'
 import { SessionManager } from '../crypto/session-manager.js'
-import type { Network } from './network.js'
-import { encodeRouting } from './routing.js'
+import { encodeRouting } from '../net/routing.js'
 
 export interface AccountCrypto extends SessionCrypto {
   /** A freshly signed record naming where this device can be reached. */
@@ -18,12 +17,19 @@ export interface AccountCrypto extends SessionCrypto {
   manager: SessionManager
 }
 
-export async function openSessionCrypto (init: { account: Account, network: Network, logger: Logger, now: () => number }): Promise<AccountCrypto> {
+export interface AccountCryptoInit {
+  account: Account
+  /** A contact's current prekey record from the DHT. */
+  fetchRecord: (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
+  now: () => number
+}
+
+export async function openAccountCrypto (init: AccountCryptoInit): Promise<AccountCrypto> {
   const manager = new SessionManager({
     identity: init.account.identity,
     store: init.account.store,
     now: init.now,
-    fetchRecord: async (peer, options) => await init.network.fetchRecord(peer, options)
+    fetchRecord: init.fetchRecord
   })
   await manager.createPrekeys()
   return {

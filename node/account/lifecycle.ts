@@ -1,0 +1,244 @@
+/**
+ * The account on a running node: created, restored or unlocked with the passphrase, then
+ * open (its messenger sending and receiving, its mail collected, its record published) until
+ * the node stops.
+ *
+ * Two kinds of lock: with the account closed (a start without passphrase) the node cannot
+ * decrypt, so it answers direct deliveries "locked" and senders fall back to mailboxes; with
+ * the UI locked (idle time, or "lock" in the UI) the account stays open so messages keep
+ * arriving, but nothing personal is served until the passphrase is given again (R14).
+ */
+import { randomBytes } from 'node:crypto'
+import { wipe } from '../bytes.js'
+import type { SottoError } from '../errors.js'
+import { entropyToPhrase, phraseToEntropy } from '../identity/phrase.js'
+import type { SessionId } from '../identity/session-id.js'
+import type { ComponentLogger, Logger } from '../log.js'
+import { Messenger } from '../messaging/messenger.js'
+import type { MessengerEvent } from '../messaging/ports.js'
+import type { Network } from '../net/network.js'
+import { MailCollector } from '../net/mailbox/collector.js'
+import { mailboxKeyFor, signOwnerProof } from '../net/mailbox/proof.js'
+import { accountDir, accountExists, createAccount, openAccount, type Account } from '../store/account.js'
+import type { ScryptParams } from '../store/kdf.js'
+import { readKeyFile, unwrapDataKey } from '../store/keyfile.js'
+import { openAccountCrypto, type AccountCrypto } from './account-crypto.js'
+import { AccountStateError } from './errors.js'
+import { RecordPublisher } from './record-publisher.js'
+import { UnlockThrottle } from './unlock-throttle.js'
+
+export const MIN_PASSPHRASE_LENGTH = 8
+/** How often the idle lock is checked (at most; shorter when the idle time is shorter). */
+export const IDLE_CHECK_MS = 15_000
+/** A just-connected peer gets a moment to finish identify before the first record put. */
+export const FIRST_PUBLISH_DELAY_MS = 300
+/** Mail is collected shortly after a peer connects: it may be one of our mailboxes. */
+export const COLLECT_ON_CONNECT_DELAY_MS = 200
+
+export type AccountState = 'no-account' | 'locked' | 'unlocked'
+
+export type AccountEvent =
+  | MessengerEvent
+  | { type: 'locked' }
+  | { type: 'changed' }
+
+export interface AccountLifecycleInit {
+  dataDir: string
+  network: Network
+  logger: Logger
+  now: () => number
+  /** Idle time after which the UI locks; read on every check, so settings apply at once. */
+  idleLockMs: () => number
+  onEvent: (event: AccountEvent) => void
+  /** KDF cost for accounts created here (tests use the minimum). */
+  kdf?: ScryptParams
+  /** Delay before read receipts (E5); tests shorten it. */
+  receiptDelayMs?: () => number
+}
+
+interface OpenAccount {
+  account: Account
+  crypto: AccountCrypto
+  messenger: Messenger
+  mail: MailCollector
+  publisher: RecordPublisher
+}
+
+export class AccountLifecycle {
+  private open: OpenAccount | undefined
+  private uiLocked = false
+  private lastActivity: number
+  private readonly throttle: UnlockThrottle
+  private readonly log: ComponentLogger
+  private readonly idleTimer: NodeJS.Timeout
+  private readonly onPeerConnect = (): void => { this.peerConnected() }
+
+  constructor (private readonly init: AccountLifecycleInit) {
+    this.log = init.logger.forComponent('sotto:account')
+    this.throttle = new UnlockThrottle(init.now)
+    this.lastActivity = init.now()
+    this.idleTimer = setInterval(() => { this.checkIdle() }, Math.min(IDLE_CHECK_MS, init.idleLockMs()))
+    this.idleTimer.unref()
+    init.network.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+  }
+
+  async state (): Promise<AccountState> {
+    if (this.open === undefined && !await accountExists(this.init.dataDir)) return 'no-account'
+    return this.open === undefined || this.uiLocked ? 'locked' : 'unlocked'
+  }
+
+  /** The Session ID while the UI is unlocked. */
+  get sessionId (): SessionId | undefined {
+    return this.open !== undefined && !this.uiLocked ? this.open.account.identity.sessionId : undefined
+  }
+
+  get recordPublishedAt (): number | undefined { return this.open?.publisher.publishedAt }
+  get publishedRecord (): Uint8Array | undefined { return this.open?.publisher.record }
+
+  /** The open account's messenger; AccountStateError ERR_LOCKED while closed or UI-locked. */
+  messenger (): Messenger {
+    return this.requireUnlocked().messenger
+  }
+
+  selfId (): SessionId {
+    return this.requireUnlocked().account.identity.sessionId
+  }
+
+  async create (passphrase: string): Promise<{ sessionId: SessionId, phrase: string }> {
+    const entropy = new Uint8Array(randomBytes(16))
+    try {
+      const account = await this.newAccount(entropy, passphrase)
+      const phrase = entropyToPhrase(entropy)
+      await this.openWith(account)
+      return { sessionId: account.identity.sessionId, phrase }
+    } finally {
+      wipe(entropy)
+    }
+  }
+
+  async restore (phrase: string, passphrase: string): Promise<{ sessionId: SessionId }> {
+    const entropy = phraseToEntropy(phrase)
+    try {
+      const account = await this.newAccount(entropy, passphrase)
+      await this.openWith(account)
+      return { sessionId: account.identity.sessionId }
+    } finally {
+      wipe(entropy)
+    }
+  }
+
+  /** Opens the account (or lifts the UI lock); repeated wrong passphrases are slowed down (A7). */
+  async unlock (passphrase: string): Promise<{ sessionId: SessionId }> {
+    this.throttle.check()
+    try {
+      if (this.open !== undefined) {
+        // The account is open (UI lock only): check the passphrase against the key file.
+        wipe(await unwrapDataKey(await readKeyFile(accountDir(this.init.dataDir)), passphrase))
+        this.uiLocked = false
+        this.lastActivity = this.init.now()
+      } else {
+        await this.openWith(await openAccount(this.init.dataDir, passphrase))
+      }
+    } catch (err) {
+      if ((err as SottoError).code === 'ERR_WRONG_PASSPHRASE') this.throttle.failed()
+      throw err
+    }
+    this.throttle.succeeded()
+    this.init.onEvent({ type: 'changed' })
+    return { sessionId: (this.open as OpenAccount).account.identity.sessionId }
+  }
+
+  lock (): void {
+    if (this.open === undefined) return
+    this.uiLocked = true
+    this.init.onEvent({ type: 'locked' })
+  }
+
+  /** Closes the account (the node goes on as a DHT and mailbox peer) and stops the idle timer. */
+  async close (): Promise<void> {
+    clearInterval(this.idleTimer)
+    this.init.network.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+    const o = this.open
+    this.open = undefined
+    if (o === undefined) return
+    this.init.network.onEnvelope(undefined)
+    o.messenger.stop()
+    o.mail.stop()
+    await o.publisher.stop()
+    await o.account.close()
+  }
+
+  private requireUnlocked (): OpenAccount {
+    if (this.open === undefined || this.uiLocked) throw new AccountStateError('ERR_LOCKED', 'the node is locked; unlock it with your passphrase')
+    this.lastActivity = this.init.now()
+    return this.open
+  }
+
+  private async newAccount (entropy: Uint8Array, passphrase: string): Promise<Account> {
+    if (passphrase.length < MIN_PASSPHRASE_LENGTH) throw new AccountStateError('ERR_PASSPHRASE_TOO_SHORT', `the passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`)
+    if (this.open !== undefined || await accountExists(this.init.dataDir)) throw new AccountStateError('ERR_ACCOUNT_EXISTS', 'this node already has an account')
+    return await createAccount(this.init.dataDir, passphrase, entropy, { kdf: this.init.kdf })
+  }
+
+  private async openWith (account: Account): Promise<void> {
+    const { network, logger, now } = this.init
+    const identity = account.identity
+    const crypto = await openAccountCrypto({ account, fetchRecord: async (peer, options) => await network.fetchRecord(peer, options), now })
+    const messenger = new Messenger({
+      self: identity.sessionId,
+      store: account.store,
+      crypto,
+      transport: network.transport,
+      logger: logger.forComponent('sotto:messenger'),
+      now,
+      onEvent: (e) => { this.init.onEvent(e) },
+      receiptDelayMs: this.init.receiptDelayMs
+    })
+    const mail = new MailCollector({
+      libp2p: network.libp2p,
+      mailbox: mailboxKeyFor(identity.dhPublicKey),
+      sign: (op, mailboxPeer, nonce) => signOwnerProof({
+        op, signingSeed: identity.signingSeed, signingPublicKey: identity.signingPublicKey, dhPublicKey: identity.dhPublicKey, mailboxPeer, nonce, now: now()
+      }),
+      receive: async (envelope) => await messenger.receive(envelope, 'mailbox'),
+      log: logger.forComponent('sotto:mail')
+    })
+    const publisher = new RecordPublisher({
+      sessionId: identity.sessionId,
+      currentRecord: async () => await crypto.currentRecord({ peerId: network.peerId, addresses: network.addresses() }),
+      put: async (sessionId, record) => await network.publish(sessionId, record),
+      log: this.log,
+      now,
+      onPublished: () => { this.init.onEvent({ type: 'changed' }) }
+    })
+    this.open = { account, crypto, messenger, mail, publisher }
+    network.onEnvelope(async (envelope) => {
+      const verdict = await messenger.receive(envelope)
+      // A consumed one-time prekey must disappear from the published record soon.
+      if (verdict === 'accepted' && crypto.recordChanged()) publisher.schedule()
+      return verdict
+    })
+    messenger.start()
+    mail.start()
+    this.uiLocked = false
+    this.lastActivity = now()
+    await publisher.start()
+    this.init.onEvent({ type: 'changed' })
+  }
+
+  private peerConnected (): void {
+    const o = this.open
+    if (o === undefined) return
+    if (o.publisher.publishedAt === undefined) setTimeout(() => { if (this.open === o) o.publisher.schedule() }, FIRST_PUBLISH_DELAY_MS).unref()
+    void o.messenger.outbox.retryDue(true)
+    setTimeout(() => { if (this.open === o) void o.mail.collect() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
+  }
+
+  private checkIdle (): void {
+    if (this.open !== undefined && !this.uiLocked && this.init.now() - this.lastActivity > this.init.idleLockMs()) {
+      this.uiLocked = true
+      this.log.info('locked after idle time')
+      this.init.onEvent({ type: 'locked' })
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The node's network side: the libp2p node, prekey records in the DHT, direct delivery, the
+ * mailbox it serves for others (with expiry and re-replication timers) and the envelope
+ * transport the messenger sends through. It runs whether or not an account is unlocked, and
+ * knows records and envelopes only as bytes: what makes a record valid is passed in.
+ */
+import { join } from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '../log.js'
+import type { SessionId } from '../identity/session-id.js'
+import { createSottoLibp2p, type SottoLibp2p } from './libp2p.js'
+import { createRecordSelector, createRecordValidator, findRecord, publishRecord, type RecordCheck, type RecordCompare } from './records.js'
+import { registerDeliver, type DeliverVerdict } from './deliver.js'
+import { decodeRouting, type Routing } from './routing.js'
+import { EnvelopeTransport } from './envelope-transport.js'
+import { MailboxStore } from './mailbox/store.js'
+import { registerMailbox } from './mailbox/protocol.js'
+import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from './mailbox/constants.js'
+import { rebalanceMailboxes, REBALANCE_INTERVAL_MS, type RebalanceResult } from './mailbox/placement.js'
+
+/** A prekey record lookup gives up after this long. */
+export const FIND_RECORD_TIMEOUT_MS = 10_000
+/** A record put gives up after this long (it is retried on the next timer or connection). */
+export const PUBLISH_TIMEOUT_MS = 30_000
+
+/** What makes a prekey record valid, and where its routing field is; supplied by node/crypto's format. */
+export interface RecordRules {
+  /** Throws a typed error unless `value` is a valid, unexpired record filed under `sessionId`. */
+  check: RecordCheck
+  compare: RecordCompare
+  sequence: (value: Uint8Array) => number
+  /** The signed routing field of a record already checked. */
+  routingField: (sessionId: SessionId, value: Uint8Array) => Uint8Array
+}
+
+export interface NetworkInit {
+  dataDir: string
+  /** Serve as a mailbox for others (default true; `--no-mailbox`). */
+  mailbox?: boolean
+  mailboxQuotaBytes?: number
+  privateKey: PrivateKey
+  listen?: string[]
+  bootstrap?: string[]
+  mdns: boolean
+  relay: boolean
+  records: RecordRules
+  logger: Logger
+  now: () => number
+}
+
+export interface NetworkStats { peers: number, routingTable: number, mailbox?: { envelopes: number, bytes: number } }
+
+export class Network {
+  readonly peerId: string
+  readonly transport: EnvelopeTransport
+  private envelopeHandler: ((envelope: Uint8Array) => Promise<DeliverVerdict>) | undefined
+  private rebalancing: Promise<RebalanceResult> | undefined
+  private readonly timers: NodeJS.Timeout[] = []
+
+  private constructor (
+    readonly libp2p: SottoLibp2p,
+    private readonly mailboxStore: MailboxStore | undefined,
+    private readonly stopMailboxServer: () => void,
+    private readonly init: NetworkInit
+  ) {
+    this.peerId = libp2p.peerId.toString()
+    this.transport = new EnvelopeTransport({
+      libp2p,
+      lookupRouting: async (peer) => await this.routingOf(peer),
+      log: init.logger.forComponent('sotto:transport'),
+      now: init.now
+    })
+  }
+
+  static async start (init: NetworkInit): Promise<Network> {
+    const log = init.logger.forComponent('sotto:net')
+    const libp2p = await createSottoLibp2p({
+      privateKey: init.privateKey,
+      listen: init.listen,
+      bootstrap: init.bootstrap,
+      mdns: init.mdns,
+      relay: init.relay,
+      validate: createRecordValidator(init.records.check, init.records.sequence),
+      select: createRecordSelector(init.records.compare)
+    })
+    const mailboxStore = init.mailbox === false
+      ? undefined
+      : await MailboxStore.open(join(init.dataDir, 'mailbox'), { totalQuotaBytes: init.mailboxQuotaBytes ?? DEFAULT_TOTAL_QUOTA_BYTES, now: init.now })
+    const mailboxServer = await registerMailbox(libp2p, { store: mailboxStore, logger: log, now: init.now })
+    const network = new Network(libp2p, mailboxStore, () => { mailboxServer.stop() }, init)
+    await registerDeliver(libp2p, {
+      logger: log,
+      onEnvelope: async (envelope) => network.envelopeHandler === undefined ? 'locked' : await network.envelopeHandler(envelope)
+    })
+    network.every(PURGE_INTERVAL_MS, async () => { await mailboxStore?.purgeExpired() })
+    network.every(REBALANCE_INTERVAL_MS, async () => { await network.rebalanceMailboxes() })
+    return network
+  }
+
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString())
+  }
+
+  stats (): NetworkStats {
+    const held = this.mailboxStore?.stats()
+    return {
+      peers: this.libp2p.getConnections().length,
+      routingTable: (this.libp2p.services.dht as unknown as { routingTable?: { size: number } }).routingTable?.size ?? 0,
+      mailbox: held === undefined ? undefined : { envelopes: held.envelopes, bytes: held.bytes }
+    }
+  }
+
+  /** Who receives envelopes delivered directly; without one the node answers "locked". */
+  onEnvelope (handler: ((envelope: Uint8Array) => Promise<DeliverVerdict>) | undefined): void {
+    this.envelopeHandler = handler
+  }
+
+  async publish (sessionId: SessionId, record: Uint8Array): Promise<{ peers: number }> {
+    return await publishRecord(this.libp2p.services.dht, sessionId, record, this.init.records.check, { signal: AbortSignal.timeout(PUBLISH_TIMEOUT_MS) })
+  }
+
+  async fetchRecord (sessionId: SessionId, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
+    const signal = AbortSignal.any([AbortSignal.timeout(FIND_RECORD_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
+    return await findRecord(this.libp2p.services.dht, sessionId, this.init.records.check, this.init.records.compare, { signal })
+  }
+
+  async dial (addrs: string[]): Promise<void> {
+    const log = this.init.logger.forComponent('sotto:net')
+    for (const a of addrs) {
+      await this.libp2p.dial(multiaddr(a)).catch((err: unknown) => { log.info('could not dial a bootstrap peer', { code: (err as { name?: string }).name ?? 'ERR' }) })
+    }
+  }
+
+  /** Re-replicates held envelopes to the peers now closest (runs every minute by itself); one run at a time. */
+  async rebalanceMailboxes (): Promise<RebalanceResult> {
+    if (this.mailboxStore === undefined) return { handedOn: 0, dropped: 0 }
+    const run = this.rebalancing ?? rebalanceMailboxes(this.libp2p, this.mailboxStore, this.init.logger.forComponent('sotto:mailbox'), this.init.now)
+    this.rebalancing = run
+    try { return await run } finally { this.rebalancing = undefined }
+  }
+
+  async stop (): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    await this.rebalancing?.catch(() => {})
+    this.stopMailboxServer()
+    await this.libp2p.stop()
+    await this.mailboxStore?.close()
+  }
+
+  private async routingOf (peer: SessionId): Promise<Routing | undefined> {
+    const record = await this.fetchRecord(peer)
+    return record === undefined ? undefined : decodeRouting(this.init.records.routingField(peer, record))
+  }
+
+  private every (ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => { void task().catch(() => {}) }, ms)
+    timer.unref()
+    this.timers.push(timer)
+  }
+}
