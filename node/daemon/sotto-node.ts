@@ -22,7 +22,7 @@ import type { SottoNode, SottoNodeInit } from './types.js'
 /** The web UI as `npm run build` lays it out: dist/web-ui beside dist/node. */
 const BUNDLED_WEB_UI = fileURLToPath(new URL('../../web-ui/', import.meta.url))
 
-function recordRules (now: () => number): RecordRules {
+export function recordRules (now: () => number): RecordRules {
   return {
     check: (sessionId, value) => { parseBundle(value, parseSessionId(sessionId), now()) },
     compare: compareBundles,

@@ -1,51 +1,87 @@
 /**
- * Churn (issue 7): when mailboxes holding an envelope leave, the remaining holders hand it on
- * to the peers now closest to the mailbox key, so replication climbs back towards k, and the
- * recipient still gets the message exactly once.
+ * Mailbox holders on a stable network and under churn, on real nodes: copies of an envelope
+ * for an offline recipient sit on exactly the k peers closest to its mailbox key (the holder
+ * counts itself), stay there through rebalance rounds, climb back to k on the peers now
+ * closest when two holders leave, and the recipient gets the message once.
  */
+import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SessionId } from '../../node/identity/session-id.js'
+import { sessionIdToX25519, type SessionId } from '../../node/identity/session-id.js'
+import { byDistance } from '../../node/net/kad-distance.js'
+import { mailboxKeyFor } from '../../node/net/mailbox/proof.js'
+import { MAILBOX_REPLICAS } from '../../node/net/mailbox/placement.js'
 import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 
 const relays: TestNode[] = []
 let a: TestNode
 let b: TestNode
 let bobId: SessionId
+let mailbox: Uint8Array
 
 beforeAll(async () => {
   relays.push(await startTestNode())
-  for (let i = 1; i < 9; i++) relays.push(await startTestNode({ bootstrapFrom: [relays[i - 1].node, relays[0].node] }))
+  for (let i = 1; i < 10; i++) relays.push(await startTestNode({ bootstrapFrom: [relays[i - 1].node, relays[0].node] }))
   a = await startTestNode({ bootstrapFrom: [relays[2].node] })
   b = await startTestNode({ bootstrapFrom: [relays[6].node] })
   await a.node.controller.createAccount(TEST_PASSPHRASE)
   bobId = (await b.node.controller.createAccount(TEST_PASSPHRASE)).sessionId as SessionId
+  mailbox = mailboxKeyFor(sessionIdToX25519(bobId))
   await waitFor('records', async () => (await a.node.controller.status()).dht.recordPublished && (await b.node.controller.status()).dht.recordPublished)
 }, 120_000)
 
 afterAll(async () => { await Promise.all([...relays, a, b].map(async (n) => await n.node.stop())) })
 
-const holdersOf = async (nodes: TestNode[]): Promise<number> =>
-  (await Promise.all(nodes.map(async (r) => ((await r.node.controller.status()).mailbox?.envelopes ?? 0) > 0))).filter(Boolean).length
+const held = async (n: TestNode): Promise<number> => (await n.node.controller.status()).mailbox?.envelopes ?? 0
+/** PeerIds of the nodes that hold a copy, sorted. */
+const holders = async (nodes: TestNode[]): Promise<string[]> =>
+  (await Promise.all(nodes.map(async (n) => await held(n) > 0 ? n.node.peerId : undefined))).filter((p): p is string => p !== undefined).sort()
+/** The k nodes closest to Bob's mailbox key among `nodes`, by kad-dht's metric. */
+const trueClosest = (nodes: TestNode[]): string[] =>
+  byDistance(mailbox, nodes.map((n) => peerIdFromString(n.node.peerId))).slice(0, MAILBOX_REPLICAS).map((p) => p.toString()).sort()
 
-describe('mailbox churn', () => {
-  it('remaining holders re-replicate after two leave; the recipient still gets it once', async () => {
+async function rebalanceRound (nodes: TestNode[]): Promise<void> {
+  for (const n of nodes) await n.node.rebalanceMailboxes()
+}
+
+async function bobReturnsAndGetsItOnce (text: string, alive: TestNode[]): Promise<void> {
+  await b.restart({ passphrase: TEST_PASSPHRASE, bootstrap: [alive[1].node.addresses()[0]] })
+  await waitFor(`"${text}" at Bob`, async () => (await b.node.controller.messenger().log.inbox(0)).some((m) => m.text === text), 30_000)
+  // Bob acks every copy once it is committed: when none is left anywhere, all copies were handled.
+  await waitFor('every copy acked', async () => (await holders(alive)).length === 0, 30_000)
+  expect((await b.node.controller.messenger().log.inbox(0)).filter((m) => m.text === text)).toHaveLength(1)
+}
+
+describe('mailbox holders', () => {
+  it('on a stable 12-node network the copies stay on the k closest through several rebalance rounds; the recipient gets it once', async () => {
     await b.node.stop()
+    const alive = [...relays, a]
+    const sent = await a.node.controller.messenger().send(bobId, 'stable copies')
+    expect(sent.state).toBe('stored')
+    expect(await holders(alive)).toEqual(trueClosest(alive))
+    for (let round = 0; round < 3; round++) {
+      const result = await Promise.all(alive.map(async (n) => await n.node.rebalanceMailboxes()))
+      expect(result.reduce((s, r) => s + r.dropped, 0)).toBe(0)
+      expect(await holders(alive)).toEqual(trueClosest(alive))
+    }
+    await bobReturnsAndGetsItOnce('stable copies', alive)
+  })
+
+  it('after two holders leave, the copies climb back to k on the peers now closest; the recipient gets it once', async () => {
+    await b.node.stop()
+    const everyone = [...relays, a]
     const sent = await a.node.controller.messenger().send(bobId, 'survives churn')
     expect(sent.state).toBe('stored')
-    const holding = await Promise.all(relays.map(async (r) => ((await r.node.controller.status()).mailbox?.envelopes ?? 0) > 0))
-    const holders = holding.map((h, i) => h ? i : -1).filter((i) => i > 0)
-    expect(holders.length).toBeGreaterThanOrEqual(3)
-    await relays[holders[0]].node.stop()
-    await relays[holders[1]].node.stop()
-    const alive = relays.filter((_, i) => i !== holders[0] && i !== holders[1])
-    const before = await holdersOf(alive)
-    for (const r of alive) await r.node.rebalanceMailboxes()
-    const after = await holdersOf(alive)
-    expect(after).toBeGreaterThan(before)
-    expect(after).toBeGreaterThanOrEqual(Math.min(5, alive.length) - 1)
-    await b.restart({ passphrase: TEST_PASSPHRASE, bootstrap: [alive[1].node.addresses()[0]] })
-    await waitFor('message after churn', async () => (await b.node.controller.messenger().log.inbox(0)).some((m) => m.text === 'survives churn'), 20_000)
-    await new Promise((r) => setTimeout(r, 1000))
-    expect((await b.node.controller.messenger().log.inbox(0)).filter((m) => m.text === 'survives churn')).toHaveLength(1)
+    const before = await holders(everyone)
+    expect(before).toHaveLength(MAILBOX_REPLICAS)
+    // Stop two holders that are not Alice (she sends the next message from the same node).
+    const leaving = relays.filter((r) => before.includes(r.node.peerId)).slice(0, 2)
+    for (const r of leaving) await r.node.stop()
+    const alive = everyone.filter((n) => !leaving.includes(n))
+    expect(await holders(alive)).toHaveLength(MAILBOX_REPLICAS - 2)
+    await rebalanceRound(alive)
+    expect(await holders(alive)).toEqual(trueClosest(alive))
+    await rebalanceRound(alive)
+    expect(await holders(alive)).toEqual(trueClosest(alive))
+    await bobReturnsAndGetsItOnce('survives churn', alive)
   })
 })
