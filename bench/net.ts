@@ -1,5 +1,5 @@
 /**
- * `npm run bench:net [-- --json]`: the network figures of issue 6, in one run, on loopback.
+ * `npm run bench:net [-- --json]`: the network figures (delivery latency, throughput, record lookups), in one run, on loopback.
  * - deliver p50/p99: a 100-byte message A -> B through the whole stack (seal, /sotto/deliver/1,
  *   B commits message + ratchet state, ack), beside the floor: the same request/response with
  *   bare libp2p on a fresh stream;

@@ -1,5 +1,5 @@
 /**
- * The sender's outbox (R11, issue 7): every sealed envelope stays on disk until some path
+ * The sender's outbox (R11): every sealed envelope stays on disk until some path
  * (direct delivery or at least one mailbox) acknowledges it, and is retried with backoff,
  * across restarts. The wire exchange lives in node/net; this is only the retry policy.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 7 on real nodes: the recipient is offline, the sender's message is held sealed by
+ * Offline delivery on real nodes: the recipient is offline, the sender's message is held sealed by
  * ordinary peers, the sender goes offline too, the recipient returns and gets it exactly
  * once, and the mailboxes then hold nothing for it.
  */

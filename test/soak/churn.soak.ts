@@ -1,5 +1,5 @@
 /**
- * Soak test with churn (issue 7), bounded in time: 20 nodes, of which 10 are users; nodes
+ * Soak test with churn, bounded in time: 20 nodes, of which 10 are users; nodes
  * stop and start at random while users send to each other; at the end, with every node back,
  * every message sent is delivered exactly once. Run with `npm run test:soak` (not in npm test).
  */
