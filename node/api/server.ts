@@ -140,7 +140,12 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   async function serveStatic (pathname: string, res: ServerResponse): Promise<void> {
     if (init.staticDir === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', 'no web UI in this build')
-    const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1))
+    let rel = 'index.html'
+    try {
+      if (pathname !== '/') rel = decodeURIComponent(pathname.slice(1))
+    } catch {
+      throw new ApiError(400, 'ERR_BAD_PATH', 'the path is not valid percent-encoding')
+    }
     // resolve() drops a trailing separator, so the folder may be given with or without one.
     const root = resolve(init.staticDir)
     const full = resolve(root, rel)
