@@ -22,7 +22,7 @@ import { MIN_SCRYPT } from '../node/store/kdf.js'
 import type { SessionId } from '../node/identity/session-id.js'
 import { createSottoLibp2p, type SottoLibp2p } from '../node/net/libp2p.js'
 import { findRecord, publishRecord } from '../node/net/records.js'
-import { parseRecord, recordSequence } from '../node/crypto/bundle.js'
+import { parseBundle, bundleSequence } from '../node/crypto/bundle.js'
 import { parseSessionId } from '../node/identity/session-id.js'
 import { fmt, percentile, wantsJson } from './lib/measure.js'
 
@@ -80,8 +80,8 @@ async function bareNode (): Promise<SottoLibp2p> {
   return await createSottoLibp2p({
     privateKey: await generateKeyPair('Ed25519'),
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    validate: (key, value) => { if (new TextDecoder().decode(key).startsWith('/sotto-prekeys/')) parseRecord(value, parseSessionId(new TextDecoder().decode(key).slice(15)), Date.now()) },
-    select: (_k, records) => { let best = 0; for (let i = 1; i < records.length; i++) if (recordSequence(records[i]) > recordSequence(records[best])) best = i; return best }
+    validate: (key, value) => { if (new TextDecoder().decode(key).startsWith('/sotto-prekeys/')) parseBundle(value, parseSessionId(new TextDecoder().decode(key).slice(15)), Date.now()) },
+    select: (_k, records) => { let best = 0; for (let i = 1; i < records.length; i++) if (bundleSequence(records[i]) > bundleSequence(records[best])) best = i; return best }
   })
 }
 
@@ -152,7 +152,7 @@ async function findFigures (): Promise<{ find: number, bare: number }> {
   const owner = await sottoNode([nodes[5].getMultiaddrs()[0].toString()])
   const sessionId = (await owner.controller.createAccount(PASS)).sessionId as SessionId
   await waitFor(async () => (await owner.controller.status()).dht.recordPublished)
-  const record = await findRecord(nodes[3].services.dht, sessionId, (s, v) => { parseRecord(v, parseSessionId(s), Date.now()) }, (x, y) => recordSequence(x) - recordSequence(y))
+  const record = await findRecord(nodes[3].services.dht, sessionId, (s, v) => { parseBundle(v, parseSessionId(s), Date.now()) }, (x, y) => bundleSequence(x) - bundleSequence(y))
   if (record === undefined) throw new Error('record not found')
   await publishRecord(nodes[7].services.dht, sessionId, record, () => {})
   const plainKey = new TextEncoder().encode('/bench/plain-value')
@@ -162,7 +162,7 @@ async function findFigures (): Promise<{ find: number, bare: number }> {
   for (let i = 0; i < 20; i++) {
     const from = nodes[(i * 7) % nodes.length]
     let t = performance.now()
-    const got = await findRecord(from.services.dht, sessionId, (s, v) => { parseRecord(v, parseSessionId(s), Date.now()) }, (x, y) => recordSequence(x) - recordSequence(y))
+    const got = await findRecord(from.services.dht, sessionId, (s, v) => { parseBundle(v, parseSessionId(s), Date.now()) }, (x, y) => bundleSequence(x) - bundleSequence(y))
     if (got === undefined) throw new Error('lookup failed')
     find.push(performance.now() - t)
     t = performance.now()

@@ -177,5 +177,3 @@ export function compareBundles (a: Uint8Array, b: Uint8Array): number {
 }
 
 /** The names the network layer uses for the DHT record validator and selector. */
-export { parseBundle as parseRecord, bundleSequence as recordSequence }
-export type { PrekeyBundle as PrekeyRecord }

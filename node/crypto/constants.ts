@@ -84,7 +84,7 @@ export const MAX_BUNDLE_BYTES = 16 * 1024
 export const SIGNED_PREKEY_ROTATION_MS = 7 * 24 * 3600 * 1000
 /**
  * Retired signed and KEM prekeys stay for this long, so initial messages still waiting in
- * mailboxes (kept 14 days, design.md) can be opened; then they are deleted (forward secrecy).
+ * mailboxes (kept 14 days: DEFAULT_TTL_MS in node/net/mailbox/constants.ts) can be opened; then they are deleted (forward secrecy).
  */
 export const SIGNED_PREKEY_GRACE_MS = 21 * 24 * 3600 * 1000
 /**
@@ -139,11 +139,3 @@ export const MAX_REMEMBERED_BASE_KEYS = 100_000
 export const PADDING_BUCKETS = [2048, 4096, 8192, 16384, 32768, 65536] as const
 /** The largest plaintext an envelope carries (the last bucket, less framing). */
 export const MAX_ENVELOPE_BYTES = 65536 + 64
-
-// ---------------------------------------------------------------------------------------
-// Receipts (E5)
-// ---------------------------------------------------------------------------------------
-
-/** Delivery receipts leave after a random delay in [min, max] ms, never at once (NDSS 2021). */
-export const RECEIPT_DELAY_MIN_MS = 2_000
-export const RECEIPT_DELAY_MAX_MS = 30_000

@@ -1,5 +1,5 @@
 /**
- * The account's own prekeys in the SecureStore: rotation of the signed X25519 and ML-KEM
+ * The account's own prekeys in a CryptoStore (storage.ts): rotation of the signed X25519 and ML-KEM
  * prekeys on a schedule with a grace period for the previous ones (X3DH §4.6), one-time
  * prekeys topped up in batches and deleted when used (X3DH §3.4), the replay tags of
  * initial messages already accepted (H6), and the bundle the network layer publishes.
@@ -15,7 +15,7 @@
 import { inspect } from 'node:util'
 import type { IdentityKeys } from '../identity/keys.js'
 import { toHex } from '../bytes.js'
-import type { SecureStore, StoreOp } from '../store/types.js'
+import type { CryptoStore, CryptoStoreOp } from './storage.js'
 import { encodeBundle, type BundleFields } from './bundle.js'
 import {
   BUNDLE_LIFETIME_MS, MAX_ONE_TIME_PREKEYS_IN_BUNDLE, ONE_TIME_PREKEY_BATCH, ONE_TIME_PREKEY_LOW_WATER, PREKEY_STATE_VERSION,
@@ -56,7 +56,7 @@ function decodeState (bytes: Uint8Array): PrekeyState {
 
 export interface PrekeyStoreInit {
   identity: IdentityKeys
-  store: SecureStore
+  store: CryptoStore
   now: () => number
   random: RandomSource
 }
@@ -98,7 +98,7 @@ export class PrekeyStore {
   async maintain (): Promise<boolean> {
     const now = this.init.now()
     const { random } = this.init
-    const ops: StoreOp[] = []
+    const ops: CryptoStoreOp[] = []
     const existing = await this.state()
     const s: PrekeyState = existing ?? { nextId: 1, sequence: 0, currentSigned: 0, currentKem: 0, retired: [] }
     let changed = existing === undefined
@@ -217,7 +217,7 @@ export class PrekeyStore {
   }
 
   /** The write that consumes a one-time prekey; part of the batch that creates the session. */
-  consumeOneTimeOp (id: number): StoreOp {
+  consumeOneTimeOp (id: number): CryptoStoreOp {
     return { type: 'del', key: ['prekey', 'one-time', id] }
   }
 
@@ -231,7 +231,7 @@ export class PrekeyStore {
     return (await this.init.store.get(['prekey-used', toHex(tag)])) !== undefined
   }
 
-  replayTagOp (tag: Uint8Array, now: number): StoreOp {
+  replayTagOp (tag: Uint8Array, now: number): CryptoStoreOp {
     return { type: 'put', key: ['prekey-used', toHex(tag)], value: new Writer(25).u8(TAG_VERSION).bytes(tag).u64(now).finish() }
   }
 }

@@ -16,7 +16,7 @@ import type { KeyObject } from 'node:crypto'
 import { inspect } from 'node:util'
 import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js'
 import { x25519ToSessionId, type SessionId } from '../identity/session-id.js'
-import type { StoreOp } from '../store/types.js'
+import type { CryptoStoreOp } from './storage.js'
 import type { PrekeyBundle } from './bundle.js'
 import { MAX_ARCHIVED_STATES } from './constants.js'
 import { BadKeyError, CryptoError, DuplicateMessageError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
@@ -78,7 +78,7 @@ function directionalAd (sender: Uint8Array, receiver: Uint8Array, initialHeader?
 export interface SessionDecryption {
   readonly record: SessionRecord
   /** Prekey writes to commit with the record (a consumed one-time prekey, a replay tag). */
-  readonly ops: StoreOp[]
+  readonly ops: CryptoStoreOp[]
   readonly plaintext: Uint8Array
   readonly header: Header
   readonly newSession: boolean
@@ -181,11 +181,11 @@ export class SessionCipher {
   }
 
   /** Bob's side of PQXDH (§3.4): look the prekeys up, derive SK, refuse replays (H5, H6). */
-  private async respond (header: InitialHeader, now: number): Promise<{ state: SessionState, ops: StoreOp[] }> {
+  private async respond (header: InitialHeader, now: number): Promise<{ state: SessionState, ops: CryptoStoreOp[] }> {
     const signed = await this.prekeys.signedPrekey(header.signedPrekeyId)
     const kem = await this.prekeys.kemPrekey(header.kemPrekeyId)
     if (signed === undefined || kem === undefined) throw new PrekeyError('ERR_UNKNOWN_PREKEY', 'the initial message names a prekey we do not hold')
-    const ops: StoreOp[] = []
+    const ops: CryptoStoreOp[] = []
     let oneTime: X25519KeyPair | undefined
     if (header.oneTimePrekeyId !== undefined) {
       const k = await this.prekeys.oneTimePrekey(header.oneTimePrekeyId)

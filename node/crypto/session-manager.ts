@@ -1,5 +1,5 @@
 /**
- * One account's sessions with its contacts, on top of the SecureStore: encrypt a plaintext
+ * One account's sessions with its contacts, on top of a CryptoStore (storage.ts): encrypt a plaintext
  * for a contact into a sealed envelope (starting a session from their verified prekey
  * bundle when there is none), and decrypt an envelope, committing the new session state,
  * any consumed prekey and whatever the caller stores for the message in ONE atomic batch
@@ -17,7 +17,7 @@ import { concatBytes, equalBytes, toHex } from '../bytes.js'
 import type { IdentityKeys } from '../identity/keys.js'
 import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger, Logger } from '../log.js'
-import type { SecureStore, StoreOp } from '../store/types.js'
+import type { CryptoStore, CryptoStoreOp } from './storage.js'
 import { parseBundle, type PrekeyBundle } from './bundle.js'
 import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
 import { BadKeyError, DecryptError, IdentityChangedError, NoSessionError } from './errors.js'
@@ -35,7 +35,7 @@ export type BundleFetcher = (peer: SessionId, options?: { signal?: AbortSignal }
 
 export interface SessionManagerInit {
   identity: IdentityKeys
-  store: SecureStore
+  store: CryptoStore
   /** @default Date.now */
   now?: () => number
   /** @default systemRandom */
@@ -52,17 +52,17 @@ export interface SessionManagerInit {
 export interface EncryptOptions {
   signal?: AbortSignal
   /** Writes to land in the same batch as the advanced session state (e.g. an outbox entry). */
-  extraOps?: readonly StoreOp[]
+  extraOps?: readonly CryptoStoreOp[]
   /** false: start a new session without a one-time prekey (X3DH §4.2). @default true */
   oneTimePrekey?: boolean
 }
 
-export type CommitHook = (from: SessionId, plaintext: Uint8Array, messageId: string) => Promise<readonly StoreOp[]> | readonly StoreOp[]
+export type CommitHook = (from: SessionId, plaintext: Uint8Array, messageId: string) => Promise<readonly CryptoStoreOp[]> | readonly CryptoStoreOp[]
 
 export interface DecryptOptions {
   /** Called after authentication, before the batch; its writes join the batch (R9). */
   commit?: CommitHook
-  extraOps?: readonly StoreOp[]
+  extraOps?: readonly CryptoStoreOp[]
 }
 
 export interface DecryptResult {
@@ -139,7 +139,7 @@ export class SessionManager {
     return record
   }
 
-  private async commit (peer: SessionId, record: SessionRecord, ops: readonly StoreOp[]): Promise<void> {
+  private async commit (peer: SessionId, record: SessionRecord, ops: readonly CryptoStoreOp[]): Promise<void> {
     const capped = capRecordSkipped(record)
     await this.init.store.batch([{ type: 'put', key: ['session', peer], value: encodeSessionRecord(capped) }, ...ops])
     this.records.set(peer, capped)
@@ -176,7 +176,7 @@ export class SessionManager {
     })
   }
 
-  private async pinOps (peer: SessionId, signingKey: Uint8Array): Promise<StoreOp[]> {
+  private async pinOps (peer: SessionId, signingKey: Uint8Array): Promise<CryptoStoreOp[]> {
     const pinned = await this.pinnedIdentity(peer)
     if (pinned === undefined) return [{ type: 'put', key: ['identity', peer], value: concatBytes(Uint8Array.of(PIN_VERSION), signingKey) }]
     if (!equalBytes(pinned, signingKey)) throw new IdentityChangedError(peer)
@@ -190,7 +190,7 @@ export class SessionManager {
   }
 
   /** Starts a session from bundle bytes (PQXDH §3.3); returns the new record, not yet stored. */
-  private async initiate (peer: SessionId, record: SessionRecord, bundleBytes: Uint8Array, useOneTime: boolean, now: number): Promise<{ record: SessionRecord, ops: StoreOp[] }> {
+  private async initiate (peer: SessionId, record: SessionRecord, bundleBytes: Uint8Array, useOneTime: boolean, now: number): Promise<{ record: SessionRecord, ops: CryptoStoreOp[] }> {
     const bundle = parseBundle(bundleBytes, peer, now)
     const ops = await this.pinOps(peer, bundle.identityKey)
     const n = bundle.oneTimePrekeys.length
@@ -215,7 +215,7 @@ export class SessionManager {
     return await this.run(async () => {
       const now = this.now()
       let record = await this.load(peer)
-      const ops: StoreOp[] = []
+      const ops: CryptoStoreOp[] = []
       if (!this.usable(record.current, now)) {
         const fetch = this.init.fetchBundle ?? this.init.fetchRecord
         const bytes = fetch === undefined ? undefined : await fetch(peer, { signal: options.signal })
@@ -281,7 +281,7 @@ export class SessionManager {
   }
 
   /** The messaging port's shape of decrypt. */
-  async open (envelope: Uint8Array, commit: (from: SessionId, plaintext: Uint8Array) => Promise<StoreOp[]>): Promise<{ from: SessionId, plaintext: Uint8Array }> {
+  async open (envelope: Uint8Array, commit: (from: SessionId, plaintext: Uint8Array) => Promise<CryptoStoreOp[]>): Promise<{ from: SessionId, plaintext: Uint8Array }> {
     const r = await this.decrypt(envelope, { commit })
     return { from: r.from, plaintext: r.plaintext }
   }

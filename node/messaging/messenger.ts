@@ -13,7 +13,7 @@ import { MessagingError } from './errors.js'
 import { MessageLog, type Message } from './message-log.js'
 import { Mutex } from './mutex.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
-import { receiptDelayMs } from '../crypto/receipts.js'
+import { receiptDelayMs } from './receipt-delay.js'
 import { decodePayload, encodePayload, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind } from './payload.js'
 import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto } from './ports.js'
 
@@ -29,7 +29,7 @@ export interface MessengerInit {
   onEvent?: (event: MessengerEvent) => void
   /**
    * Delay before a read receipt is sent, so receipts are not an immediate, deterministic
-   * timing signal (E5). Default: node/crypto's receiptDelayMs, uniform in [2 s, 30 s].
+   * timing signal (E5). Default: receiptDelayMs (receipt-delay.ts), uniform in [2 s, 30 s].
    */
   receiptDelayMs?: () => number
 }

@@ -10,7 +10,7 @@ import { Ed25519Signer } from '../../node/crypto/primitives/ed25519.js'
 import { MlKemKeyPair } from '../../node/crypto/primitives/mlkem.js'
 import { X25519KeyPair } from '../../node/crypto/primitives/x25519.js'
 import { seededRandom } from '../../node/crypto/random.js'
-import { MAX_BUNDLE_BYTES, SIGNATURE_CONTEXTS, SIGNED_PREKEY_GRACE_MS, SIGNED_PREKEY_MAX_AGE_MS, SIGNED_PREKEY_ROTATION_MS } from '../../node/crypto/constants.js'
+import { KEY_TYPE_ED25519, KEY_TYPE_MLKEM1024, MAX_BUNDLE_BYTES, SIGNED_PREKEY_GRACE_MS, SIGNED_PREKEY_MAX_AGE_MS, SIGNED_PREKEY_ROTATION_MS } from '../../node/crypto/constants.js'
 import { identity, party, publish, rejectsWith, T0, text, str, world } from './helpers.js'
 
 const random = seededRandom('bundle-tests')
@@ -38,6 +38,10 @@ function fields (over: Partial<BundleFields> = {}, spkSigner = bobSigner, kemSig
 }
 
 const expectCode = (fn: () => unknown, code: string) => expect(fn).toThrow(expect.objectContaining({ code }))
+/** A bundle body (everything before the record signature) signed again by Bob under the bundle context. */
+const resign = (body: Uint8Array) => concatBytes(body, bobSigner.sign('bundle', body))
+/** Offset of the KEM prekey section: version, type, identity key (1 + 32), sequence, expiry, signed prekey (4 + 8 + 33 + 64). */
+const KEM_AT = 2 + 33 + 16 + 109
 
 describe('prekey bundles', () => {
   it('a bundle round-trips and every field survives', () => {
@@ -86,7 +90,8 @@ describe('prekey bundles', () => {
     const body = good.subarray(0, good.length - 64)
     const wrongContext = concatBytes(body, bobSigner.sign('signedPrekey', body))
     expectCode(() => parseBundle(wrongContext, bob.sessionId, T0), 'ERR_BAD_SIGNATURE')
-    expect(SIGNATURE_CONTEXTS.bundle).not.toEqual(SIGNATURE_CONTEXTS.signedPrekey)
+    // The same body signed under its own context parses: only the context was wrong.
+    expect(parseBundle(resign(body), bob.sessionId, T0).sequence).toBe(1)
   })
 
   it('H3: a bundle with an all-zero or low-order X25519 key is refused', () => {
@@ -102,19 +107,24 @@ describe('prekey bundles', () => {
 
   it('H12: a bundle without its ML-KEM part is refused (no X3DH-only fallback)', () => {
     const good = encodeBundle(fields(), bobSigner)
-    // Cut the KEM prekey section out (offset 2 + 33 + 16 + 109 = 160, length 4 + 8 + 1569 + 64 = 1645) and re-sign.
-    const body = concatBytes(good.subarray(0, 160), good.subarray(160 + 1645, good.length - 64))
-    expectCode(() => parseBundle(concatBytes(body, bobSigner.sign('bundle', body)), bob.sessionId, T0), 'ERR_DECODE')
+    expect(good[KEM_AT + 12]).toBe(KEY_TYPE_MLKEM1024) // where the encoder put the KEM prekey
+    // Cut the KEM prekey section out (length 4 + 8 + 1569 + 64 = 1645) and re-sign.
+    const body = concatBytes(good.subarray(0, KEM_AT), good.subarray(KEM_AT + 1645, good.length - 64))
+    expectCode(() => parseBundle(resign(body), bob.sessionId, T0), 'ERR_DECODE')
+    expect(parseBundle(resign(good.subarray(0, good.length - 64)), bob.sessionId, T0).kemPrekey.id).toBe(8)
   })
 
   it('H13: an EC key where the KEM key belongs (and a short KEM key) is a decode error', () => {
     const good = encodeBundle(fields(), bobSigner)
-    const swapped = good.slice(0, good.length - 64); swapped[160 + 12] = 0x05
-    expectCode(() => parseBundle(concatBytes(swapped, bobSigner.sign('bundle', swapped)), bob.sessionId, T0), 'ERR_DECODE')
-    const ecWhereKem = good.slice(0, good.length - 64); ecWhereKem[2] = 0x05 // identity key type byte
-    expectCode(() => parseBundle(concatBytes(ecWhereKem, bobSigner.sign('bundle', ecWhereKem)), bob.sessionId, T0), 'ERR_DECODE')
-    const short = concatBytes(good.subarray(0, 160 + 13 + 1567), good.subarray(160 + 13 + 1568, good.length - 64))
-    expect(() => parseBundle(concatBytes(short, bobSigner.sign('bundle', short)), bob.sessionId, T0)).toThrow()
+    expect([good[2], good[KEM_AT + 12]]).toEqual([KEY_TYPE_ED25519, KEY_TYPE_MLKEM1024]) // the type bytes changed below
+    const swapped = good.slice(0, good.length - 64); swapped[KEM_AT + 12] = 0x05
+    expectCode(() => parseBundle(resign(swapped), bob.sessionId, T0), 'ERR_DECODE')
+    const ecWhereEd = good.slice(0, good.length - 64); ecWhereEd[2] = 0x05 // an X25519 type byte on the Ed25519 identity key
+    expectCode(() => parseBundle(resign(ecWhereEd), bob.sessionId, T0), 'ERR_DECODE')
+    const short = concatBytes(good.subarray(0, KEM_AT + 13 + 1567), good.subarray(KEM_AT + 13 + 1568, good.length - 64))
+    // The KEM key has a fixed length, so one byte short is read as a full key plus a shifted
+    // remainder: the one-time prekey count then reads 0x0300 (> 200), a decode error before any signature check.
+    expect(() => parseBundle(resign(short), bob.sessionId, T0)).toThrow(expect.objectContaining({ name: 'DecodeError', code: 'ERR_BUNDLE_TOO_LARGE' }))
   })
 
   it('H16: a signed or KEM prekey older than the rotation window is refused by senders', () => {
@@ -161,12 +171,15 @@ describe('prekey bundles', () => {
     const w = world()
     const alice = await party(w, 'alice')
     const real = await party(w, 'bob')
-    const f = fields()
+    const genuine = w.bundles.get(real.sessionId) as Uint8Array
     w.bundles.set(real.sessionId, encodeBundle(fields({}, mallorySigner), bobSigner))
-    expect(f).toBeDefined()
-    const before = alice.store.snapshot()
+    const before = await alice.disk.snapshot()
     await rejectsWith(async () => await alice.manager.encrypt(real.sessionId, text('hi')), 'ERR_BAD_SIGNATURE')
-    expect(alice.store.snapshot()).toBe(before)
+    expect(await alice.disk.snapshot()).toBe(before)
+    expect(await alice.manager.pinnedIdentity(real.sessionId)).toBeUndefined()
+    // Bob's genuine bundle then starts a session that he can read.
+    w.bundles.set(real.sessionId, genuine)
+    expect(str((await real.manager.decrypt(await alice.manager.encrypt(real.sessionId, text('hi')))).plaintext)).toBe('hi')
   })
 })
 
@@ -201,8 +214,8 @@ describe('rotation (X3DH §4.6)', () => {
     // After the grace period it is deleted: an initial message naming it is refused, nothing stored.
     bob.clock.now = T0 + SIGNED_PREKEY_ROTATION_MS + SIGNED_PREKEY_GRACE_MS + 2
     await bob.manager.createPrekeys()
-    const before = bob.store.snapshot()
+    const before = await bob.disk.snapshot()
     await rejectsWith(async () => await bob.manager.decrypt(tooLate), 'ERR_UNKNOWN_PREKEY')
-    expect(bob.store.snapshot()).toBe(before)
+    expect(await bob.disk.snapshot()).toBe(before)
   })
 })

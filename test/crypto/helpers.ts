@@ -1,57 +1,78 @@
-/** Shared fixtures for the crypto tests: accounts, stores that can fail, a clock, envelopes in flight. */
+/**
+ * Shared fixtures for the crypto tests: accounts on the real sealed store, a clock, envelopes
+ * in flight. Every party's store is node/store's createSealedStore over an in-memory RawKV
+ * (openMemoryKV), the same code the daemon runs on level; the only test code in between is a
+ * fault injector that can make one write fail.
+ */
 import { deriveIdentity, type IdentityKeys } from '../../node/identity/keys.js'
 import type { SessionId } from '../../node/identity/session-id.js'
-import type { SecureStore, StoreKey, StoreOp } from '../../node/store/types.js'
+import { openMemoryKV, type RawKV } from '../../node/store/raw.js'
+import { createSealedStore } from '../../node/store/sealed-store.js'
+import type { SecureStore } from '../../node/store/types.js'
+import type { CryptoStore } from '../../node/crypto/storage.js'
 import { SessionManager, type SessionManagerInit } from '../../node/crypto/session-manager.js'
 import { seededRandom, type RandomSource } from '../../node/crypto/random.js'
 
 export const T0 = Date.UTC(2026, 0, 1)
 
-/** A Map-backed SecureStore (plain bytes, no sealing) whose batches can be made to fail. */
-export class TestStore implements SecureStore {
-  readonly map = new Map<string, Uint8Array>()
+/** The code of the error FaultInjectingDisk throws: the crypto code must pass it on, not turn it into its own. */
+export const INJECTED_CRASH = 'ERR_TEST_INJECTED_CRASH'
+
+/** Every physical key starts with an ASCII table name, so [0x00, 0xff) covers the whole KV. */
+const WHOLE_KV = { gte: new Uint8Array(0), lt: Uint8Array.of(0xff) }
+
+/**
+ * A data folder in memory: a real RawKV and the data key that seals it. `open()` gives the real
+ * sealed store on it; closing that store leaves the KV in place (as a level folder stays on
+ * disk), so opening again is a restart. Test fault injector: with `failNextBatch` set, the next
+ * write throws before it reaches the KV (a crash before the batch landed). Every write of the
+ * sealed store, put and del included, is one raw batch, so this covers them all.
+ */
+export class FaultInjectingDisk {
   failNextBatch = false
-  batches = 0
-  private enc (key: StoreKey | readonly [string]): string { return JSON.stringify(key) }
+  private readonly kv: RawKV
 
-  async get (key: StoreKey): Promise<Uint8Array | undefined> {
-    const v = this.map.get(this.enc(key))
-    return v === undefined ? undefined : v.slice()
+  constructor (readonly dataKey: Uint8Array, kv: RawKV = openMemoryKV()) {
+    this.kv = kv
   }
 
-  async put (key: StoreKey, value: Uint8Array): Promise<void> { await this.batch([{ type: 'put', key, value }]) }
-  async del (key: StoreKey): Promise<void> { await this.batch([{ type: 'del', key }]) }
-
-  async batch (ops: readonly StoreOp[]): Promise<void> {
-    if (this.failNextBatch) {
-      this.failNextBatch = false
-      throw new Error('simulated crash before the batch landed')
+  /** The real sealed store on this KV, through a handle that stops working once the store is closed. */
+  open (): SecureStore {
+    let closed = false
+    const live = (): void => { if (closed) throw new Error('store closed') }
+    const handle: RawKV = {
+      get: async (key) => { live(); return await this.kv.get(key) },
+      batch: async (ops) => {
+        live()
+        if (this.failNextBatch) {
+          this.failNextBatch = false
+          throw Object.assign(new Error('simulated crash before the batch landed'), { code: INJECTED_CRASH })
+        }
+        await this.kv.batch(ops)
+      },
+      entries: (range) => { live(); return this.kv.entries(range) },
+      close: async () => { closed = true }
     }
-    this.batches++
-    for (const op of ops) {
-      if (op.type === 'put') this.map.set(this.enc(op.key), op.value.slice())
-      else this.map.delete(this.enc(op.key))
-    }
+    return createSealedStore(handle, this.dataKey)
   }
 
-  async * list (prefix: StoreKey | readonly [string]): AsyncIterable<Uint8Array> {
-    const p = this.enc(prefix).slice(0, -1)
-    const keys = [...this.map.keys()].filter((k) => k.startsWith(p + ',') || k === p + ']').sort()
-    for (const k of keys) yield (this.map.get(k) as Uint8Array).slice()
+  /**
+   * Every raw record (hashed key, sealed value), to assert that nothing was written: each write
+   * seals under a fresh nonce, so even rewriting a record with the same value changes this.
+   */
+  async snapshot (): Promise<string> {
+    const lines: string[] = []
+    for await (const [k, v] of this.kv.entries(WHOLE_KV)) lines.push(`${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`)
+    return lines.join('\n')
   }
 
-  async close (): Promise<void> {}
-
-  /** A snapshot of every record, to assert that nothing was stored. */
-  snapshot (): string {
-    return [...this.map.entries()].sort(([a], [b]) => a < b ? -1 : 1).map(([k, v]) => `${k}=${Buffer.from(v).toString('hex')}`).join('\n')
-  }
-
-  /** A copy of the whole store (a restored backup, or a second process on the same data). */
-  clone (): TestStore {
-    const s = new TestStore()
-    for (const [k, v] of this.map) s.map.set(k, v.slice())
-    return s
+  /** A copy of the raw contents under the same data key: a backup of the data folder, restored later. */
+  async copy (): Promise<FaultInjectingDisk> {
+    const kv = openMemoryKV()
+    const ops: Array<{ type: 'put', key: Uint8Array, value: Uint8Array }> = []
+    for await (const [key, value] of this.kv.entries(WHOLE_KV)) ops.push({ type: 'put', key, value })
+    await kv.batch(ops)
+    return new FaultInjectingDisk(this.dataKey, kv)
   }
 }
 
@@ -63,7 +84,9 @@ export interface Party {
   name: string
   id: IdentityKeys
   sessionId: SessionId
-  store: TestStore
+  disk: FaultInjectingDisk
+  /** The open sealed store on `disk` (replaced by restart()). */
+  store: SecureStore
   manager: SessionManager
   clock: { now: number }
 }
@@ -79,7 +102,8 @@ export function world (): World {
 
 export async function party (w: World, name: string, extra: Partial<SessionManagerInit> = {}, random?: RandomSource): Promise<Party> {
   const id = identity(name)
-  const store = new TestStore()
+  const disk = new FaultInjectingDisk(seededRandom(`data-key:${name}`)(32))
+  const store = disk.open()
   const clock = { now: T0 }
   const manager = new SessionManager({
     identity: id,
@@ -89,7 +113,7 @@ export async function party (w: World, name: string, extra: Partial<SessionManag
     fetchBundle: async (peer) => w.bundles.get(peer),
     ...extra
   })
-  const p: Party = { name, id, sessionId: id.sessionId, store, manager, clock }
+  const p: Party = { name, id, sessionId: id.sessionId, disk, store, manager, clock }
   w.parties.set(id.sessionId, p)
   await publish(w, p)
   return p
@@ -101,9 +125,20 @@ export async function publish (w: World, p: Party, routing = new Uint8Array(0)):
   return bundle
 }
 
-/** Restart: a new manager on the same store (nothing cached). */
-export function restart (p: Party, w: World, store: SecureStore = p.store): SessionManager {
-  return new SessionManager({ identity: p.id, store, now: () => p.clock.now, random: seededRandom(`restart:${p.name}:${Math.random()}`), fetchBundle: async (peer) => w.bundles.get(peer) })
+/** A second manager on an open store (the party's own by default): nothing cached in memory. */
+export function freshManager (p: Party, w: World, store: CryptoStore = p.store): SessionManager {
+  return new SessionManager({ identity: p.id, store, now: () => p.clock.now, random: seededRandom(`fresh:${p.name}:${Math.random()}`), fetchBundle: async (peer) => w.bundles.get(peer) })
+}
+
+/**
+ * A restart: closes the party's store (its old manager cannot read or write any more), opens
+ * the sealed store again on the same KV and data key, and gives the party a new manager on it.
+ */
+export async function restart (p: Party, w: World): Promise<SessionManager> {
+  await p.store.close()
+  p.store = p.disk.open()
+  p.manager = freshManager(p, w, p.store)
+  return p.manager
 }
 
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s)

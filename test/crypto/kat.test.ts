@@ -34,6 +34,8 @@ describe('known answers (seeded)', () => {
     const alice = await party(w, 'kat-alice')
     const bob = await party(w, 'kat-bob')
     const h = sha256.create()
+    // The bundle lists one-time prekeys as the store yields them (ids ascending), so this digest
+    // also depends on the store keeping its ordering contract (numbers sort numerically).
     h.update(w.bundles.get(bob.sessionId) as Uint8Array)
     const script: Array<['a' | 'b', string]> = [['a', 'hello bob'], ['a', 'are you there?'], ['b', 'hi alice'], ['a', 'good'], ['b', 'bye']]
     for (const [who, msg] of script) {
@@ -44,6 +46,6 @@ describe('known answers (seeded)', () => {
       expect(str(r.plaintext)).toBe(msg)
       h.update(text(r.messageId))
     }
-    expect(toHex(h.digest())).toMatchInlineSnapshot(`"842c1e91e3420ebc00f0b56508f7ad437c25102f19491e23431c33b5c3e1cb0b"`)
+    expect(toHex(h.digest())).toMatchInlineSnapshot(`"79ff690feba0e6c39081844376e9077d9887e70f214d1a37d2ac4c057f90b88a"`)
   })
 })

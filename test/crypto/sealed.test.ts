@@ -3,7 +3,6 @@ import { describe, it, expect } from 'vitest'
 import { toHex } from '../../node/bytes.js'
 import { PADDING_BUCKETS } from '../../node/crypto/constants.js'
 import { pad, unpad } from '../../node/crypto/padding.js'
-import { receiptDelayMs } from '../../node/crypto/index.js'
 import { aeadEncrypt } from '../../node/crypto/primitives/aead.js'
 import { ENVELOPE_OVERHEAD } from '../../node/crypto/sealed-sender.js'
 import { seededRandom, systemRandom } from '../../node/crypto/random.js'
@@ -39,10 +38,10 @@ describe('sealed envelopes', () => {
     }
     const inner = unseal(bob, await mallory.manager.encrypt(bob.sessionId, text('from "alice"')))
     inner.set(alice.id.dhPublicKey, 2)
-    const before = bob.store.snapshot()
+    const before = await bob.disk.snapshot()
     await rejectsWith(async () => await bob.manager.decrypt(reseal(bob, inner)), 'ERR_DECRYPT')
     // (For initial messages the same mismatch is ERR_SENDER_MISMATCH: handshake.test.ts H4/H17.)
-    expect(bob.store.snapshot()).toBe(before)
+    expect(await bob.disk.snapshot()).toBe(before)
   })
 
   it('E3: an envelope sealed to another recipient fails to open, with a typed error', async () => {
@@ -51,9 +50,9 @@ describe('sealed envelopes', () => {
     const bob = await party(w, 'bob-e3')
     const carol = await party(w, 'carol-e3')
     const env = await alice.manager.encrypt(carol.sessionId, text('for carol'))
-    const before = bob.store.snapshot()
+    const before = await bob.disk.snapshot()
     await rejectsWith(async () => await bob.manager.decrypt(env), 'ERR_ENVELOPE')
-    expect(bob.store.snapshot()).toBe(before)
+    expect(await bob.disk.snapshot()).toBe(before)
     expect(str((await carol.manager.decrypt(env)).plaintext)).toBe('for carol')
   })
 
@@ -78,22 +77,12 @@ describe('sealed envelopes', () => {
     expect(envSizes.size).toBeLessThanOrEqual(4)
   })
 
-  it('E5: receipt delays are neither immediate nor deterministic', () => {
-    const delays = Array.from({ length: 200 }, () => receiptDelayMs(systemRandom))
-    expect(Math.min(...delays)).toBeGreaterThanOrEqual(2000)
-    expect(Math.max(...delays)).toBeLessThanOrEqual(30_000)
-    expect(new Set(delays).size).toBeGreaterThan(100)
-    const seeded = seededRandom('e5')
-    expect(receiptDelayMs(seeded)).not.toBe(receiptDelayMs(seeded))
-    expect(() => receiptDelayMs(systemRandom, 10, 5)).toThrow(RangeError)
-  })
-
   it('E6: every bit of an envelope flipped in turn gives a typed error, never a crash; bad padding = bad tag', async () => {
     const w = world()
     const alice = await party(w, 'alice-e6')
     const bob = await party(w, 'bob-e6')
     const env = await alice.manager.encrypt(bob.sessionId, text('bits'))
-    const before = bob.store.snapshot()
+    const before = await bob.disk.snapshot()
     const codes = new Set<string>()
     for (let bit = 0; bit < env.length * 8; bit++) {
       const bad = env.slice(); bad[bit >> 3] ^= 1 << (bit & 7)
@@ -102,7 +91,7 @@ describe('sealed envelopes', () => {
       codes.add(e?.code as string)
     }
     expect([...codes].sort()).toEqual(['ERR_ENVELOPE', 'ERR_UNKNOWN_VERSION'])
-    expect(bob.store.snapshot()).toBe(before)
+    expect(await bob.disk.snapshot()).toBe(before)
     // An envelope whose content is authentic but badly padded: the same error as a bad tag.
     const { X25519KeyPair } = await import('../../node/crypto/primitives/x25519.js')
     const { hkdfSha256 } = await import('../../node/crypto/primitives/kdf.js')

@@ -1,4 +1,4 @@
-/** The SessionManager over the foundation's sealed store (node/store/memory.ts), not only the test Map store. */
+/** The SessionManager over createMemoryStore (node/store/memory.ts), the store the daemon's tests and benchmarks open. */
 import { describe, it, expect } from 'vitest'
 import { createMemoryStore } from '../../node/store/memory.js'
 import { SessionManager } from '../../node/crypto/session-manager.js'
@@ -6,7 +6,7 @@ import { seededRandom } from '../../node/crypto/random.js'
 import { identity, str, text, T0 } from './helpers.js'
 
 describe('over the sealed store', () => {
-  it('R9/R14: sessions, prekeys and replay refusal survive a restart on the foundation store', async () => {
+  it('R9/R14: sessions, prekeys and replay refusal are read back from createMemoryStore by a new manager (nothing cached)', async () => {
     const bundles = new Map<string, Uint8Array>()
     const make = (name: string, store = createMemoryStore(new Uint8Array(32).fill(name.length))) => ({
       store,

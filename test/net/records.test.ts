@@ -6,15 +6,15 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseRecord, recordSequence, PrekeyStore, systemRandom } from '../../node/crypto/index.js'
+import { parseBundle, bundleSequence, PrekeyStore, systemRandom } from '../../node/crypto/index.js'
 import { deriveIdentity } from '../../node/identity/keys.js'
 import { parseSessionId } from '../../node/identity/session-id.js'
 import { createSottoLibp2p, type SottoLibp2p } from '../../node/net/libp2p.js'
 import { createRecordSelector, createRecordValidator, findRecord, publishRecord, recordKey } from '../../node/net/records.js'
 import { createMemoryStore } from '../../node/store/memory.js'
 
-const check = (s: string, v: Uint8Array): void => { parseRecord(v, parseSessionId(s), Date.now()) }
-const compare = (a: Uint8Array, b: Uint8Array): number => recordSequence(a) - recordSequence(b)
+const check = (s: string, v: Uint8Array): void => { parseBundle(v, parseSessionId(s), Date.now()) }
+const compare = (a: Uint8Array, b: Uint8Array): number => bundleSequence(a) - bundleSequence(b)
 const nodes: SottoLibp2p[] = []
 const alice = deriveIdentity(new Uint8Array(16).fill(31))
 const mallory = deriveIdentity(new Uint8Array(16).fill(32))
@@ -23,7 +23,7 @@ const alicePrekeys = prekeys(() => Date.now())
 
 beforeAll(async () => {
   for (let i = 0; i < 6; i++) {
-    nodes.push(await createSottoLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], validate: createRecordValidator(check, recordSequence), select: createRecordSelector(compare) }))
+    nodes.push(await createSottoLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], validate: createRecordValidator(check, bundleSequence), select: createRecordSelector(compare) }))
     if (i > 0) await nodes[i].dial(nodes[i - 1].getMultiaddrs()[0])
   }
   await new Promise((r) => setTimeout(r, 1000))
@@ -34,18 +34,18 @@ describe('prekey records in the DHT', () => {
   it('D1: a bad signature, another Session ID, an expired or oversized record is refused by every node', async () => {
     const good = await alicePrekeys.buildRecord(new Uint8Array(4))
     const key = recordKey(alice.sessionId)
-    const validate = createRecordValidator(check, recordSequence)
+    const validate = createRecordValidator(check, bundleSequence)
     expect(() => validate(key, good)).not.toThrow()
     const flipped = Uint8Array.from(good)
     flipped[flipped.length - 5] ^= 1
     const stale = await prekeys(() => Date.now() - 60 * 24 * 3600 * 1000).buildRecord(new Uint8Array(4))
-    const cases: Array<[string, Uint8Array, Uint8Array]> = [
-      ['forged signature', key, flipped],
-      ['filed under another Session ID', recordKey(mallory.sessionId), good],
-      ['expired', key, stale],
-      ['too large', key, new Uint8Array(20_000)]
+    const cases: Array<[string, Uint8Array, Uint8Array, string]> = [
+      ['forged signature', key, flipped, 'ERR_BAD_SIGNATURE'],
+      ['filed under another Session ID', recordKey(mallory.sessionId), good, 'ERR_IDENTITY_MISMATCH'],
+      ['expired', key, stale, 'ERR_BUNDLE_EXPIRED'],
+      ['too large', key, new Uint8Array(20_000), 'ERR_RECORD_TOO_LARGE']
     ]
-    for (const [name, k, v] of cases) expect(() => validate(k, v), name).toThrow()
+    for (const [name, k, v, code] of cases) expect(() => validate(k, v), name).toThrow(expect.objectContaining({ code }))
     // Over the network: a node pushing a forged record gets it stored nowhere else.
     for await (const _ of nodes[0].services.dht.put(recordKey(mallory.sessionId), good)) { /* drain */ }
     for (const n of nodes.slice(1)) expect(await findRecord(n.services.dht, mallory.sessionId, check, compare, { signal: AbortSignal.timeout(3000) })).toBeUndefined()
@@ -54,14 +54,15 @@ describe('prekey records in the DHT', () => {
   it('D2 and D6: the highest sequence wins; our own record is checked before a put and reaches peers; a stale one replayed later does not win', async () => {
     const first = await alicePrekeys.buildRecord(new Uint8Array(4))
     const second = await alicePrekeys.buildRecord(new Uint8Array(4))
-    expect(recordSequence(second)).toBeGreaterThan(recordSequence(first))
-    await expect(publishRecord(nodes[1].services.dht, alice.sessionId, new Uint8Array(300), check)).rejects.toThrow()
+    expect(bundleSequence(second)).toBeGreaterThan(bundleSequence(first))
+    // 300 zero bytes: version 0, refused by our own check before anything is sent.
+    await expect(publishRecord(nodes[1].services.dht, alice.sessionId, new Uint8Array(300), check)).rejects.toMatchObject({ code: 'ERR_UNKNOWN_VERSION' })
     const { peers } = await publishRecord(nodes[1].services.dht, alice.sessionId, second, check)
     expect(peers).toBeGreaterThan(0)
     for await (const _ of nodes[4].services.dht.put(recordKey(alice.sessionId), first)) { /* a replay of the older record */ }
     for (const n of [nodes[0], nodes[3], nodes[5]]) {
       const found = await findRecord(n.services.dht, alice.sessionId, check, compare)
-      expect(found && recordSequence(found)).toBe(recordSequence(second))
+      expect(found && bundleSequence(found)).toBe(bundleSequence(second))
     }
   })
 
