@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
+    setupFiles: ['test/helpers/cleanup.ts'],
     include: ['test/**/*.test.ts'],
     // Real nodes, real disks, real KDFs: generous, but every test still stops itself.
     testTimeout: 60_000,

@@ -10,8 +10,20 @@ export const TEST_PASSPHRASE = 'test passphrase 123'
 
 export interface TestNode { node: SottoNode, dataDir: string, restart: (extra?: Partial<SottoNodeInit>) => Promise<SottoNode> }
 
+/** Temp folders made for nodes in this test file; removed after it (test/helpers/cleanup.ts). */
+const made: Array<{ remove: () => Promise<void> }> = []
+
+export async function removeTestNodeDirs (): Promise<void> {
+  await Promise.all(made.splice(0).map(async (d) => { await d.remove() }))
+}
+
 export async function startTestNode (options: Partial<SottoNodeInit> & { bootstrapFrom?: SottoNode[] } = {}): Promise<TestNode> {
-  const dir = options.dataDir ?? join((await tempDir('sotto-node-')).path, 'data')
+  let dir = options.dataDir
+  if (dir === undefined) {
+    const parent = await tempDir('sotto-node-')
+    made.push(parent)
+    dir = join(parent.path, 'data')
+  }
   const base = (extra: Partial<SottoNodeInit> = {}): SottoNodeInit => ({
     dataDir: dir,
     listen: ['/ip4/127.0.0.1/tcp/0'],
