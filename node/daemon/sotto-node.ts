@@ -44,6 +44,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     bootstrap: [...(init.bootstrap ?? []), ...settings.bootstrap],
     mdns: init.mdns ?? true,
     relay: init.relay ?? false,
+    connectionGater: init.connectionGater,
     records: recordRules(now),
     logger: init.logger,
     now

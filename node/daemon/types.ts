@@ -1,3 +1,4 @@
+import type { ConnectionGater } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import type { ScryptParams } from '../store/kdf.js'
 import type { NodeController } from '../api/routes.js'
@@ -15,6 +16,8 @@ export interface SottoNodeInit {
   mailboxQuotaBytes?: number
   /** Serve as a circuit relay for peers behind NAT. */
   relay?: boolean
+  /** Peers or addresses to refuse, as libp2p's connection gater decides; default: none refused. */
+  connectionGater?: ConnectionGater
   /** Local API port; 0 picks a free one. Default 0... the CLI passes its default. */
   apiPort?: number
   apiHost?: string

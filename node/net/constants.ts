@@ -1,6 +1,6 @@
 /**
- * Every limit on what a peer can make this node do, with its reason. See
- * docs/NETWORK-LIMITS.md for the whole picture.
+ * Every limit on what a peer can make this node do, with its reason. See the "Limits" table
+ * of docs/NETWORK.md for the whole picture.
  */
 
 /** Sotto's own DHT, apart from the IPFS one. */
@@ -25,7 +25,12 @@ export const MAX_CONNECTIONS = 300
 /** Inbound connections per second from one host (libp2p default is 5; loopback tests redial fast). */
 export const INBOUND_CONNECTION_THRESHOLD = 50
 export const MAX_INCOMING_PENDING_CONNECTIONS = 32
-/** Yamux streams per connection, for all protocols together. */
+/**
+ * Yamux streams per connection, for all protocols together, each way: a peer's streams beyond
+ * this are reset by the muxer before any protocol is negotiated (streams still negotiating
+ * count too, so a peer cannot park thousands of them), and this node opens no more than this
+ * on one connection.
+ */
 export const MAX_STREAMS_PER_CONNECTION = 256
 
 /** Prekey records larger than this are refused by every node's validator (D1). */

@@ -16,9 +16,9 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
-import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, RECORD_NAMESPACE } from './constants.js'
+import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
 
 export interface SottoLibp2pInit {
   privateKey: PrivateKey
@@ -30,6 +30,8 @@ export interface SottoLibp2pInit {
   select: SelectFn
   /** Keep loopback and private addresses in the DHT (tests, LANs); default: when listening on them. */
   keepPrivateAddresses?: boolean
+  /** Peers or addresses this node refuses to dial or accept (libp2p's gater); default: libp2p's. */
+  connectionGater?: ConnectionGater
 }
 
 export type SottoLibp2p = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown }>
@@ -64,8 +66,11 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     addresses: { listen },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // One bound on streams per connection for all protocols together, counted by the muxer
+    // before any protocol is negotiated: beyond it, a peer's new streams are reset (yamux RST).
+    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
     peerDiscovery,
+    ...(init.connectionGater !== undefined ? { connectionGater: init.connectionGater } : {}),
     connectionManager: {
       maxConnections: MAX_CONNECTIONS,
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,

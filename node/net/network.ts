@@ -5,7 +5,7 @@
  * knows records and envelopes only as bytes: what makes a record valid is passed in.
  */
 import { join } from 'node:path'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../log.js'
 import type { SessionId } from '../identity/session-id.js'
@@ -45,6 +45,8 @@ export interface NetworkInit {
   mdns: boolean
   relay: boolean
   records: RecordRules
+  /** Peers or addresses to refuse (libp2p's connection gater). */
+  connectionGater?: ConnectionGater
   logger: Logger
   now: () => number
 }
@@ -81,6 +83,7 @@ export class Network {
       bootstrap: init.bootstrap,
       mdns: init.mdns,
       relay: init.relay,
+      connectionGater: init.connectionGater,
       validate: createRecordValidator(init.records.check, init.records.sequence),
       select: createRecordSelector(init.records.compare)
     })

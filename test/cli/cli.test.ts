@@ -6,6 +6,13 @@ import { runSotto, tempDir } from '../helpers/cli.js'
 
 const PASS = 'a good long passphrase'
 const PHRASE_12 = 'legal winner thank year wave sausage worth useful legal winner thank yellow'
+/**
+ * The libsession-util vector of test/identity/keys.test.ts (oxen-io/libsession-util
+ * tests/test_config_contacts.cpp: seed 0123456789abcdef0123456789abcdef + 16 zero bytes gives
+ * Session ID 05d2ad01…), as the BIP39 English phrase of those 16 bytes of entropy.
+ */
+const LIBSESSION_PHRASE = 'abuse boss fly battle rubber wasp afraid hamster guide essence vibrant tattoo'
+const LIBSESSION_SESSION_ID = '05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72'
 const dirs: Array<{ remove: () => Promise<void> }> = []
 afterAll(async () => { for (const d of dirs) await d.remove() })
 async function fresh (): Promise<string> { const d = await tempDir(); dirs.push(d); return d.path }
@@ -44,9 +51,10 @@ describe('sotto CLI', () => {
 
   it('restores a known phrase to its known Session ID, human output', async () => {
     const root = await fresh()
-    const r = await runSotto(['restore', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS }, input: PHRASE_12 + '\n' })
+    const r = await runSotto(['restore', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS }, input: LIBSESSION_PHRASE + '\n' })
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/Your Session ID: 05[0-9a-f]{64}/)
+    expect(r.stdout).toContain(`Your Session ID: ${LIBSESSION_SESSION_ID}`)
+    expect((await runSotto(['id', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })).stdout.trim()).toBe(LIBSESSION_SESSION_ID)
   })
 
   it('K2 via the CLI: a mistyped phrase names the problem, exits 2 and creates nothing', async () => {
@@ -62,7 +70,7 @@ describe('sotto CLI', () => {
       expect(r.stderr).toMatch(message)
       expect(r.stderr).not.toContain(input)
     }
-    await expect(stat(join(root, 'x', 'account'))).rejects.toThrow()
+    await expect(stat(join(root, 'x', 'account'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 
   it('a wrong passphrase says "wrong passphrase", exits 2 and changes nothing', async () => {
@@ -133,7 +141,7 @@ describe('sotto CLI', () => {
     const r = await runSotto(['init', '--data-dir', root], { env: { SOTTO_PASSPHRASE: 'short' } })
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/at least 8 characters/)
-    await expect(stat(join(root, 'account'))).rejects.toThrow()
+    await expect(stat(join(root, 'account'))).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })
 

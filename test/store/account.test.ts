@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { watch, type FSWatcher } from 'node:fs'
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { scrypt as nobleScrypt } from '@noble/hashes/scrypt.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { accountExists, changePassphrase, createAccount, openAccount, jsonValue, getJson, MIN_SCRYPT } from '../../node/store/index.js'
+import { ACCOUNT_DIR } from '../../node/store/account.js'
+import { deriveIdentity } from '../../node/identity/keys.js'
 import { deriveKek } from '../../node/store/kdf.js'
 import { toHex, utf8 } from '../../node/bytes.js'
 import { tempDir, NODE, ROOT } from '../helpers/cli.js'
@@ -27,6 +30,49 @@ async function snapshot (dir: string): Promise<Map<string, Buffer>> {
   }
   await walk(dir)
   return out
+}
+
+type KillTrigger = 'staging' | 'keyfile-tmp' | 'keyfile' | 'db' | 'commit'
+
+/**
+ * Runs account-creator.mjs on `dir` and SIGKILLs it `afterMs` after `trigger` shows on disk
+ * (fs.watch on the data folder and on the staging folder inside it). True if it was killed
+ * before it said "created"; false if it finished first (the trigger came too late, or never).
+ */
+async function killDuringCreation (script: string, dir: string, trigger: KillTrigger, afterMs: number): Promise<boolean> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const watchers: FSWatcher[] = []
+  const child = spawn(NODE, [script, dir, PASS], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let created = false
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('created\n')) created = true })
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  let fired = false
+  const fire = (): void => {
+    if (fired) return
+    fired = true
+    const kill = (): void => { child.kill('SIGKILL') }
+    if (afterMs === 0) kill()
+    else setTimeout(kill, afterMs)
+  }
+  watchers.push(watch(dir, (_event, name) => {
+    if (name === ACCOUNT_DIR && trigger === 'commit') fire()
+    if (name === null || !name.startsWith('.account-staging-') || watchers.length > 1) return
+    if (trigger === 'staging') { fire(); return }
+    try {
+      watchers.push(watch(join(dir, name), (_e, inner) => {
+        if (inner === null) return
+        if (trigger === 'keyfile-tmp' && inner.startsWith('keyfile.json.') && inner.endsWith('.tmp')) fire()
+        if (trigger === 'keyfile' && inner === 'keyfile.json') fire()
+        if (trigger === 'db' && inner === 'db') fire()
+      }))
+    } catch {
+      // The staging folder is gone already (renamed into place): the kill comes too late.
+    }
+  }))
+  await exited
+  for (const w of watchers) w.close()
+  return !created
 }
 
 describe('the encrypted account store', () => {
@@ -150,23 +196,50 @@ describe('the encrypted account store', () => {
     }
   })
 
-  it('L4: an account creation killed part-way leaves no half account, and init works after', async () => {
-    const dir = await dataDir()
+  it('L4: an account creation killed at any point of its writes leaves no account or a whole one, and init works after', async () => {
     const script = join(ROOT, 'test', 'helpers', 'account-creator.mjs')
-    for (const delay of [5, 40, 120]) {
-      const child = spawn(NODE, [script, dir, PASS], { stdio: 'ignore' })
-      await new Promise((r) => setTimeout(r, delay))
-      child.kill('SIGKILL')
-      await new Promise((r) => child.on('close', r))
-      if (await accountExists(dir)) {
-        // If it got to the commit point, the account is whole.
+    const expectedId = deriveIdentity(new Uint8Array(16).fill(12)).sessionId
+    // Where the kill lands, each counted from an event of createAccount seen on disk: the
+    // staging folder appearing (creation has started; the KDF runs next), the key file's
+    // temporary file, the key file, the database folder (then a few ms into the database
+    // writes), and the staging folder renamed into place (the commit point).
+    const points: Array<[KillTrigger, number]> = [
+      ['staging', 0], ['staging', 15], ['keyfile-tmp', 0], ['keyfile', 0], ['keyfile', 1],
+      ['db', 0], ['db', 1], ['db', 2], ['db', 4], ['db', 8], ['db', 15], ['commit', 0]
+    ]
+    const rounds: Array<{ trigger: KillTrigger, afterMs: number, killed: boolean, account: boolean, staging: string[] }> = []
+    for (const [trigger, afterMs] of points) {
+      const dir = await dataDir()
+      const killed = await killDuringCreation(script, dir, trigger, afterMs)
+      const account = await accountExists(dir)
+      const names = await readdir(dir)
+      const staging = names.filter((n) => n.startsWith('.account-staging-'))
+      const stagingContents = staging.length === 0 ? [] : await readdir(join(dir, staging[0]))
+      rounds.push({ trigger, afterMs, killed, account, staging: stagingContents })
+      if (account) {
+        // Past the commit point: the account is whole, with its identity.
+        expect(staging, 'the staging folder was renamed into place').toEqual([])
         const a = await openAccount(dir, PASS)
+        expect(a.identity.sessionId).toBe(expectedId)
         await a.close()
-        return
+      } else {
+        // Before it: no account at all, whatever the staging folder holds...
+        expect(names.filter((n) => !n.startsWith('.account-staging-'))).toEqual([])
+        await expect(openAccount(dir, PASS)).rejects.toMatchObject({ code: 'ERR_NO_ACCOUNT' })
+        // ...and creating one works and leaves no staging folder behind.
+        const b = await createAccount(dir, PASS, new Uint8Array(16).fill(13), { kdf })
+        expect(b.identity.sessionId).toBe(deriveIdentity(new Uint8Array(16).fill(13)).sessionId)
+        await b.close()
+        expect((await readdir(dir)).filter((n) => n.startsWith('.account-staging-'))).toEqual([])
       }
     }
-    const a = await createAccount(dir, PASS, new Uint8Array(16).fill(12), { kdf })
-    await a.close()
-    expect((await readdir(dir)).filter((n) => n.startsWith('.account-staging-'))).toEqual([])
+    // The kills did land inside the writes: before the KDF finished (empty staging folder),
+    // and after the key file was written but before the commit.
+    const summary = JSON.stringify(rounds)
+    expect(rounds.some((r) => r.killed && !r.account && r.staging.length === 0), summary).toBe(true)
+    expect(rounds.some((r) => r.killed && !r.account && r.staging.includes('keyfile.json')), summary).toBe(true)
+    // And some after the commit point, where the account must be whole.
+    expect(rounds.some((r) => r.killed && r.account), summary).toBe(true)
+    expect(rounds.filter((r) => r.killed).length, summary).toBeGreaterThanOrEqual(points.length - 2)
   })
 })
