@@ -124,8 +124,6 @@ export const MAX_ARCHIVED_STATES = 5
  * (libsignal MAX_UNACKNOWLEDGED_SESSION_AGE = 30 days); the next send starts a new one.
  */
 export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 3600 * 1000
-/** Used base keys remembered per signed prekey for replay refusal (H6), bounded per prekey. */
-export const MAX_REMEMBERED_BASE_KEYS = 100_000
 
 // ---------------------------------------------------------------------------------------
 // Envelopes and padding (R8, E4, E7)
