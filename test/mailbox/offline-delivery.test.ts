@@ -43,7 +43,7 @@ afterAll(async () => {
 })
 
 describe('offline delivery through mailboxes', () => {
-  it('recipient offline -> "stored" on several mailboxes -> sender offline -> recipient returns -> exactly once, mailboxes emptied, sender sees "delivered"', async () => {
+  it('M5: recipient offline -> "stored" on several mailboxes -> sender offline -> recipient returns -> exactly once, mailboxes emptied, sender sees "delivered"', async () => {
     await b.node.stop()
     const marker = `OFFLINE-MARKER-${Date.now()}`
     const sent = await a.node.controller.messenger().send(bobId, marker)
