@@ -5,23 +5,17 @@ import type { SottoNode, SottoNodeInit } from '../../node/daemon/types.js'
 import { silentLogger } from '../../node/log.js'
 import { MIN_SCRYPT } from '../../node/store/kdf.js'
 import { tempDir } from './cli.js'
+import { rememberTempDir } from './temp-dirs.js'
 
 export const TEST_PASSPHRASE = 'test passphrase 123'
 
 export interface TestNode { node: SottoNode, dataDir: string, restart: (extra?: Partial<SottoNodeInit>) => Promise<SottoNode> }
 
-/** Temp folders made for nodes in this test file; removed after it (test/helpers/cleanup.ts). */
-const made: Array<{ remove: () => Promise<void> }> = []
-
-export async function removeTestNodeDirs (): Promise<void> {
-  await Promise.all(made.splice(0).map(async (d) => { await d.remove() }))
-}
-
 export async function startTestNode (options: Partial<SottoNodeInit> & { bootstrapFrom?: SottoNode[] } = {}): Promise<TestNode> {
   let dir = options.dataDir
   if (dir === undefined) {
     const parent = await tempDir('sotto-node-')
-    made.push(parent)
+    rememberTempDir(parent) // removed after the test file (test/helpers/cleanup.ts)
     dir = join(parent.path, 'data')
   }
   const base = (extra: Partial<SottoNodeInit> = {}): SottoNodeInit => ({
