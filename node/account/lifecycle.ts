@@ -222,7 +222,9 @@ export class AccountLifecycle {
     mail.start()
     this.uiLocked = false
     this.lastActivity = now()
-    await publisher.start()
+    // The first put runs in the background: a DHT walk can take seconds, and nothing else
+    // (the API, the printed link, sending) needs to wait for it.
+    void publisher.start()
     this.init.onEvent({ type: 'changed' })
   }
 
