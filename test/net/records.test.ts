@@ -12,6 +12,7 @@ import { parseSessionId } from '../../node/identity/session-id.js'
 import { createSottoLibp2p, type SottoLibp2p } from '../../node/net/libp2p.js'
 import { createRecordSelector, createRecordValidator, findRecord, publishRecord, recordKey } from '../../node/net/records.js'
 import { createMemoryStore } from '../../node/store/memory.js'
+import { waitFor } from '../helpers/nodes.js'
 
 const check = (s: string, v: Uint8Array): void => { parseBundle(v, parseSessionId(s), Date.now()) }
 const compare = (a: Uint8Array, b: Uint8Array): number => bundleSequence(a) - bundleSequence(b)
@@ -26,7 +27,8 @@ beforeAll(async () => {
     nodes.push(await createSottoLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], validate: createRecordValidator(check, bundleSequence), select: createRecordSelector(compare) }))
     if (i > 0) await nodes[i].dial(nodes[i - 1].getMultiaddrs()[0])
   }
-  await new Promise((r) => setTimeout(r, 1000))
+  // Each node knows the others through the DHT before records move.
+  await waitFor('routing tables', async () => nodes.every((n) => (n.services.dht as unknown as { routingTable: { size: number } }).routingTable.size >= 2), 20_000)
 }, 60_000)
 afterAll(async () => { await Promise.all(nodes.map(async (n) => await n.stop())) })
 
