@@ -5,19 +5,16 @@
  * the other's safety number; a message with HTML/script shows as text and runs nothing; after
  * a node restart the UI asks for the passphrase. Screenshots go to test-output/screenshots.
  */
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { browserAvailable, launchBrowser } from '../helpers/browser.js'
 import { ROOT } from '../helpers/cli.js'
 import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 import { IDS } from '../../web-ui/ids.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveBrowser = existsSync(CHROMIUM)
-if (!haveBrowser && process.env.CI === 'true') throw new Error(`browser tests need ${CHROMIUM} in CI (apt-get install -y chromium)`)
-if (!haveBrowser) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`)
+const haveBrowser = browserAvailable('browser tests')
 
 const SHOTS = join(ROOT, 'test-output', 'screenshots')
 const BOB_PHRASE = 'legal winner thank year wave sausage worth useful legal winner thank yellow'
@@ -40,7 +37,7 @@ const id = (name: keyof typeof IDS) => `#${IDS[name]}`
 describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true })
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    browser = await launchBrowser()
     a = await startTestNode({ webUiDir })
     b = await startTestNode({ webUiDir, bootstrapFrom: [a.node] })
   }, 60_000)

@@ -12,19 +12,16 @@
  *    refused; the right one opens the chats with their history.
  * Screenshots: test-output/screenshots/e2e-*.png.
  */
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { browserAvailable, launchBrowser } from '../helpers/browser.js'
 import { ROOT, tempDir } from '../helpers/cli.js'
 import { bootstrapAddress, inboxOf, startSotto, statusOf, stopAllSotto, until, type SottoProcess } from '../helpers/sotto-process.js'
 import { IDS } from '../../web-ui/ids.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const haveBrowser = existsSync(CHROMIUM)
-if (!haveBrowser && process.env.CI === 'true') throw new Error(`e2e tests need ${CHROMIUM} in CI (apt-get install -y chromium)`)
-if (!haveBrowser) console.warn(`e2e tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`)
+const haveBrowser = browserAvailable('e2e tests')
 
 const SHOTS = join(ROOT, 'test-output', 'screenshots')
 const A_PHRASE = 'legal winner thank year wave sausage worth useful legal winner thank yellow'
@@ -127,7 +124,7 @@ describe.skipIf(!haveBrowser)('acceptance: sotto start processes, the web UI in 
   beforeAll(async () => {
     await mkdir(SHOTS, { recursive: true })
     root = await tempDir('sotto-e2e-')
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] })
+    browser = await launchBrowser()
     c = await startSotto({ dataDir: join(root.path, 'c') })
     cAddr = await bootstrapAddress(c)
     a = await startSotto({ dataDir: join(root.path, 'a'), bootstrap: [cAddr] })

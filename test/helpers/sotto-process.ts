@@ -5,6 +5,7 @@
  * them all even when a test failed halfway.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import type { NodeStatus } from '../../node/api/routes.js'
 import { NODE, runSotto, SOTTO_BIN, type CliResult } from './cli.js'
 
 /** What `sotto start` prints on stdout once the node serves its API and web UI. */
@@ -122,16 +123,8 @@ export async function stopAllSotto (timeoutMs = 20_000): Promise<void> {
   await Promise.all([...running].map(async (child) => await terminate(child, timeoutMs)))
 }
 
-/** `sotto status --json` of the node running on dataDir. */
-export interface StatusJson {
-  state: 'no-account' | 'locked' | 'unlocked'
-  sessionId?: string
-  peerId: string
-  addresses: string[]
-  peers: number
-  dht: { routingTable: number, recordPublished: boolean, publishedAt?: number }
-  mailbox?: { envelopes: number, bytes: number }
-}
+/** `sotto status --json` prints the node's status as the API gives it. */
+export type StatusJson = NodeStatus
 
 export async function statusOf (node: SottoProcess): Promise<StatusJson> {
   const r = await node.cli(['status', '--json'])
