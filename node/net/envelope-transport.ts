@@ -10,6 +10,7 @@ import type { ComponentLogger } from '../log.js'
 import { deliverEnvelope } from './deliver.js'
 import { mailboxKeyFor } from './mailbox/proof.js'
 import { putInMailboxes } from './mailbox/placement.js'
+import type { MailboxReputation } from './mailbox/reputation.js'
 import type { Routing } from './routing.js'
 
 /** How long a contact's routing (PeerId, addresses) is reused before asking the DHT again. */
@@ -23,6 +24,8 @@ export type EnvelopeDelivery =
 
 export interface EnvelopeTransportInit {
   libp2p: SottoLibp2p
+  /** Which mailboxes proved reliable before; senders add copies on trusted ones. */
+  reputation?: MailboxReputation
   /** The recipient's routing from its current record in the DHT, or undefined when none is found. */
   lookupRouting: (peer: SessionId) => Promise<Routing | undefined>
   log: ComponentLogger
@@ -45,7 +48,7 @@ export class EnvelopeTransport {
       if (result.error === 'LOCKED') break
     }
     // Not reachable now (offline, or its account is locked): leave it sealed with the mailboxes.
-    const stored = await putInMailboxes(this.init.libp2p, mailboxKeyFor(sessionIdToX25519(peer)), envelope)
+    const stored = await putInMailboxes(this.init.libp2p, mailboxKeyFor(sessionIdToX25519(peer)), envelope, this.init.reputation)
     if (stored.refused.length > 0) this.init.log.info('some mailboxes refused an envelope', { refused: stored.refused })
     return stored.count > 0
       ? { ok: true, via: 'mailbox', mailboxes: stored.count, expiresAt: stored.expiresAt }

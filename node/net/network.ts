@@ -18,6 +18,9 @@ import { MailboxStore } from './mailbox/store.js'
 import { registerMailbox } from './mailbox/protocol.js'
 import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from './mailbox/constants.js'
 import { rebalanceMailboxes, REBALANCE_INTERVAL_MS, type RebalanceResult } from './mailbox/placement.js'
+import { registerHolds } from './mailbox/possession.js'
+import { MailboxReputation } from './mailbox/reputation.js'
+import { equalBytes } from '../bytes.js'
 
 /** A prekey record lookup gives up after this long. */
 export const FIND_RECORD_TIMEOUT_MS = 10_000
@@ -59,16 +62,20 @@ export class Network {
   private envelopeHandler: ((envelope: Uint8Array) => Promise<DeliverVerdict>) | undefined
   private rebalancing: Promise<RebalanceResult> | undefined
   private readonly timers: NodeJS.Timeout[] = []
+  /** Mailbox (hex) -> since when this node has been far from it (the holder rule's grace). */
+  private readonly farSince = new Map<string, number>()
 
   private constructor (
     readonly libp2p: SottoLibp2p,
     private readonly mailboxStore: MailboxStore | undefined,
+    private readonly reputation: MailboxReputation,
     private readonly stopMailboxServer: () => void,
     private readonly init: NetworkInit
   ) {
     this.peerId = libp2p.peerId.toString()
     this.transport = new EnvelopeTransport({
       libp2p,
+      reputation,
       lookupRouting: async (peer) => await this.routingOf(peer),
       log: init.logger.forComponent('sotto:transport'),
       now: init.now
@@ -91,7 +98,17 @@ export class Network {
       ? undefined
       : await MailboxStore.open(join(init.dataDir, 'mailbox'), { totalQuotaBytes: init.mailboxQuotaBytes ?? DEFAULT_TOTAL_QUOTA_BYTES, now: init.now })
     const mailboxServer = await registerMailbox(libp2p, { store: mailboxStore, logger: log, now: init.now })
-    const network = new Network(libp2p, mailboxStore, () => { mailboxServer.stop() }, init)
+    await registerHolds(libp2p, {
+      lookup: async (mailbox, id) => {
+        if (mailboxStore === undefined) return undefined
+        for await (const held of mailboxStore.held(mailbox)) if (equalBytes(held.id, id)) return held.envelope
+        return undefined
+      },
+      logger: log,
+      now: init.now
+    })
+    const reputation = await MailboxReputation.open(init.dataDir, init.now)
+    const network = new Network(libp2p, mailboxStore, reputation, () => { mailboxServer.stop() }, init)
     await registerDeliver(libp2p, {
       logger: log,
       onEnvelope: async (envelope) => network.envelopeHandler === undefined ? 'locked' : await network.envelopeHandler(envelope)
@@ -138,7 +155,14 @@ export class Network {
   /** Re-replicates held envelopes to the peers now closest (runs every minute by itself); one run at a time. */
   async rebalanceMailboxes (): Promise<RebalanceResult> {
     if (this.mailboxStore === undefined) return { handedOn: 0, dropped: 0 }
-    const run = this.rebalancing ?? rebalanceMailboxes(this.libp2p, this.mailboxStore, this.init.logger.forComponent('sotto:mailbox'), this.init.now)
+    const run = this.rebalancing ?? rebalanceMailboxes({
+      libp2p: this.libp2p,
+      store: this.mailboxStore,
+      reputation: this.reputation,
+      log: this.init.logger.forComponent('sotto:mailbox'),
+      now: this.init.now,
+      farSince: this.farSince
+    })
     this.rebalancing = run
     try { return await run } finally { this.rebalancing = undefined }
   }
@@ -149,6 +173,7 @@ export class Network {
     this.stopMailboxServer()
     await this.libp2p.stop()
     await this.mailboxStore?.close()
+    await this.reputation.close()
   }
 
   private async routingOf (peer: SessionId): Promise<Routing | undefined> {

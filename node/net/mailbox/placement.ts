@@ -4,21 +4,40 @@
  * holder re-checks every minute and keeps the copies on the k closest as peers come and go.
  *
  * The holder rule: a node counts itself when ranking peers by distance. It stays a holder
- * while fewer than k known peers are closer to the key than itself. A node that is no longer
- * a holder deletes its copies only after each of the k closer peers confirmed (put answered
- * ok or duplicate) that it holds every one of them; otherwise it keeps them and tries again
- * next round, so a lookup that ends early or a peer that refuses never loses mail.
+ * while fewer than k known peers are closer to the key than itself. A copy is never deleted
+ * because a peer said it took it: PeerIds cost nothing, and a peer can answer "ok" to a put
+ * and keep nothing. A node that is no longer a holder lets go of a copy only when all of:
+ * - it has been far for RELEASE_GRACE_MS (a lookup cut short or a burst of new peers does not
+ *   move mail at once);
+ * - each of the k closer peers proved, just now, that it holds that envelope (possession.ts:
+ *   a digest over a fresh nonce and the envelope's bytes);
+ * - at least MIN_TRUSTED_CLOSER of them are trusted (reputation.ts: they proved possession
+ *   before, over time, and never failed recently).
+ * Otherwise it keeps the copy; the owner's ack or the expiry removes it.
+ *
+ * Senders put on the k closest and, when fewer than MIN_TRUSTED_CLOSER of those are trusted,
+ * also on trusted peers among the next k, preferring peers from address ranges not yet used.
+ * Recipients ask the 2k closest (MAILBOX_COLLECT_PEERS), so those extra copies are found.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { ComponentLogger } from '../../log.js'
 import type { SottoLibp2p } from '../libp2p.js'
+import { toHex } from '../../bytes.js'
 import { byDistance, closerThan } from '../kad-distance.js'
 import { DEFAULT_TTL_MS } from './constants.js'
+import { askHolds } from './possession.js'
 import { putEnvelope } from './protocol.js'
+import type { MailboxReputation } from './reputation.js'
 import type { MailboxStore } from './store.js'
 
 /** Mailboxes per envelope (Session's swarms hold 5–7 copies). */
 export const MAILBOX_REPLICAS = 5
+/** Peers a recipient asks for its mail: the k closest and the next k, where extra copies go. */
+export const MAILBOX_COLLECT_PEERS = 2 * MAILBOX_REPLICAS
+/** Trusted peers among the k closest a sender wants, and a far holder needs before it lets go. */
+export const MIN_TRUSTED_CLOSER = Math.ceil(MAILBOX_REPLICAS / 2)
+/** How long a holder must have been far from a mailbox key before it may let go of a copy. */
+export const RELEASE_GRACE_MS = 10 * 60_000
 /** A lookup of the closest peers gives up after this long and uses what it found. */
 export const CLOSEST_TIMEOUT_MS = 8_000
 /** Mailboxes re-checked per round, so one round stays bounded however much is held. */
@@ -40,11 +59,45 @@ export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count:
 
 export interface MailboxPlacement { count: number, expiresAt?: number, refused: string[] }
 
-/** Sender side: puts the envelope on up to k mailboxes; resolves with how many took it and until when. */
-export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array): Promise<MailboxPlacement> {
-  let peers = await closestPeers(libp2p, mailbox, MAILBOX_REPLICAS)
+/** A peer's address range for spreading copies: the IPv4 /16 or IPv6 /32 it is connected from. */
+export function addressRange (libp2p: SottoLibp2p, peer: PeerId): string | undefined {
+  for (const c of libp2p.getConnections(peer)) {
+    const ip = c.remoteAddr.getComponents()[0]
+    if (ip?.name === 'ip4' && ip.value !== undefined) return `4:${ip.value.split('.').slice(0, 2).join('.')}`
+    if (ip?.name === 'ip6' && ip.value !== undefined) return `6:${ip.value.split(':').slice(0, 2).join(':')}`
+  }
+  return undefined
+}
+
+/** Up to `n` of `candidates` (closest first), one per address range before any range repeats. */
+export function pickSpread<T extends { range?: string }> (candidates: readonly T[], n: number): T[] {
+  const chosen: T[] = []
+  const used = new Set<string>()
+  for (const c of candidates) {
+    if (chosen.length >= n) break
+    if (c.range === undefined || !used.has(c.range)) { chosen.push(c); if (c.range !== undefined) used.add(c.range) }
+  }
+  for (const c of candidates) {
+    if (chosen.length >= n) break
+    if (!chosen.includes(c)) chosen.push(c)
+  }
+  return chosen
+}
+
+/**
+ * Sender side: puts the envelope on the k closest and, when fewer than MIN_TRUSTED_CLOSER of
+ * them are trusted, on trusted peers among the next k as well; resolves with how many took it.
+ */
+export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array, reputation?: MailboxReputation): Promise<MailboxPlacement> {
+  const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
+  let peers = found.slice(0, MAILBOX_REPLICAS)
   // No DHT answer (a tiny or just-joined network): the peers we are connected to still help.
   if (peers.length === 0) peers = libp2p.getPeers().slice(0, MAILBOX_REPLICAS)
+  const trustedAmongClosest = peers.filter((p) => reputation?.trusted(p.toString()) === true).length
+  if (reputation !== undefined && trustedAmongClosest < MIN_TRUSTED_CLOSER) {
+    const extra = found.slice(MAILBOX_REPLICAS).filter((p) => reputation.trusted(p.toString())).map((peer) => ({ peer, range: addressRange(libp2p, peer) }))
+    peers = [...peers, ...pickSpread(extra, MIN_TRUSTED_CLOSER - trustedAmongClosest).map((c) => c.peer)]
+  }
   const results = await Promise.all(peers.map(async (p) => await putEnvelope(libp2p, p, mailbox, envelope, DEFAULT_TTL_MS)))
   const ok = results.filter((r) => r.ok)
   return {
@@ -63,22 +116,50 @@ export function holderPlan (mailbox: Uint8Array, self: PeerId, found: readonly P
 
 export interface RebalanceResult { handedOn: number, dropped: number }
 
-export async function rebalanceMailboxes (libp2p: SottoLibp2p, store: MailboxStore, log: ComponentLogger, now: () => number): Promise<RebalanceResult> {
+export interface RebalanceContext {
+  libp2p: SottoLibp2p
+  store: MailboxStore
+  reputation: MailboxReputation
+  log: ComponentLogger
+  now: () => number
+  /** Mailbox (hex) -> since when this node has been far from it; kept between rounds. */
+  farSince: Map<string, number>
+}
+
+export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<RebalanceResult> {
+  const { libp2p, store, reputation, now } = ctx
   let handedOn = 0
   let dropped = 0
+  const held = new Set(store.mailboxes().map((m) => toHex(m)))
+  for (const key of [...ctx.farSince.keys()]) if (!held.has(key)) ctx.farSince.delete(key)
   for (const mailbox of store.mailboxes().slice(0, MAX_MAILBOXES_PER_ROUND)) {
+    const key = toHex(mailbox)
     const found = await closestPeers(libp2p, mailbox, MAILBOX_REPLICAS)
     const { holder, targets } = holderPlan(mailbox, libp2p.peerId, found)
-    const confirmed: Uint8Array[] = []
-    for await (const held of store.held(mailbox)) {
-      const ttl = held.expiresAt - now()
-      const results = await Promise.all(targets.map(async (p) => await putEnvelope(libp2p, p, mailbox, held.envelope, ttl)))
-      handedOn += results.filter((r) => r.ok && !r.duplicate).length
-      if (targets.length === MAILBOX_REPLICAS && results.every((r) => r.ok)) confirmed.push(held.id)
+    if (holder) ctx.farSince.delete(key)
+    else if (!ctx.farSince.has(key)) ctx.farSince.set(key, now())
+    const farLongEnough = !holder && now() - (ctx.farSince.get(key) ?? now()) >= RELEASE_GRACE_MS
+    const mayRelease = farLongEnough && targets.length === MAILBOX_REPLICAS &&
+      targets.filter((p) => reputation.trusted(p.toString())).length >= MIN_TRUSTED_CLOSER
+    const releasable: Uint8Array[] = []
+    let sampled = false
+    for await (const copy of store.held(mailbox)) {
+      const ttl = copy.expiresAt - now()
+      const puts = await Promise.all(targets.map(async (p) => await putEnvelope(libp2p, p, mailbox, copy.envelope, ttl)))
+      handedOn += puts.filter((r) => r.ok && !r.duplicate).length
+      // Every round checks one envelope on each peer that took it, so peers earn (or lose)
+      // trust over time; a round that may release checks every envelope it would let go.
+      if (!mayRelease && sampled) continue
+      sampled = true
+      const answers = await Promise.all(targets.map(async (p, i) => puts[i].ok ? await askHolds(libp2p, p, mailbox, copy.id, copy.envelope) : 'NO_ROUTE'))
+      answers.forEach((a, i) => {
+        if (a === 'held') reputation.proved(targets[i].toString())
+        else if (puts[i].ok && (a === 'missing' || a === 'WRONG_DIGEST' || a === 'PROTOCOL')) reputation.failed(targets[i].toString())
+      })
+      if (mayRelease && answers.every((a) => a === 'held')) releasable.push(copy.id)
     }
-    // Only what all k closer peers confirmed goes; an envelope that arrived meanwhile stays.
-    if (!holder) dropped += await store.release(mailbox, confirmed)
+    if (releasable.length > 0) dropped += await store.release(mailbox, releasable)
   }
-  if (handedOn > 0 || dropped > 0) log.info('mailboxes rebalanced', { handedOn, dropped })
+  if (handedOn > 0 || dropped > 0) ctx.log.info('mailboxes rebalanced', { handedOn, dropped })
   return { handedOn, dropped }
 }
