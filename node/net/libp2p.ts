@@ -18,6 +18,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
+import { RecordDatastore } from './record-datastore.js'
 import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
 
 export interface SottoLibp2pInit {
@@ -32,6 +33,8 @@ export interface SottoLibp2pInit {
   keepPrivateAddresses?: boolean
   /** Peers or addresses this node refuses to dial or accept (libp2p's gater); default: libp2p's. */
   connectionGater?: ConnectionGater
+  /** Where libp2p and the DHT keep their data; default: memory, with DHT records bounded. */
+  datastore?: RecordDatastore
 }
 
 export type SottoLibp2p = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown }>
@@ -61,8 +64,10 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     dcutr: dcutr()
   }
   if (init.relay === true) services.relay = circuitRelayServer()
+  const datastore = init.datastore ?? new RecordDatastore()
   const node = await createLibp2p({
     privateKey: init.privateKey,
+    datastore,
     addresses: { listen },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
@@ -78,6 +83,7 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     },
     services
   })
+  datastore.setSelf(node.peerId)
   // libp2p 3 does not dial what discovery finds; a LAN peer found by mDNS is worth a connection.
   if (init.mdns === true) {
     node.addEventListener('peer:discovery', (event) => {

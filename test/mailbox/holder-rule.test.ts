@@ -30,10 +30,10 @@ const HOUR = TRUST_MIN_AGE_MS
 let skew = 0
 const now = (): number => Date.now() + skew
 const dirs: Array<{ remove: () => Promise<void> }> = []
-const running: Array<{ stop: () => Promise<void> }> = []
+const running: Array<{ stop: () => void | Promise<void> }> = []
 
 afterAll(async () => {
-  await Promise.all(running.map(async (n) => { await n.stop().catch(() => {}) }))
+  await Promise.all(running.map(async (n) => { await Promise.resolve(n.stop()).catch(() => {}) }))
   await Promise.all(dirs.map(async (d) => { await d.remove() }))
 })
 
