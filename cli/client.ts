@@ -10,8 +10,11 @@ export interface ApiClient {
   post: <T>(path: string, body?: unknown) => Promise<T>
   put: <T>(path: string, body?: unknown) => Promise<T>
   del: <T>(path: string) => Promise<T>
-  /** Calls onEvent for each Server-Sent Event until the signal aborts or the node stops. */
-  events: (onEvent: (name: string, data: unknown) => void, signal: AbortSignal) => Promise<void>
+  /**
+   * Calls onEvent for each Server-Sent Event until the signal aborts or the node stops;
+   * onOpen once the stream is open (events from then on will come).
+   */
+  events: (onEvent: (name: string, data: unknown) => void, signal: AbortSignal, onOpen?: () => void) => Promise<void>
 }
 
 const NOT_RUNNING = 'no Sotto node is running for this data folder (start one with: sotto start)'
@@ -46,7 +49,7 @@ export async function connect (dataDir: string): Promise<ApiClient> {
     post: async (path, body) => await call('POST', path, body ?? {}),
     put: async (path, body) => await call('PUT', path, body ?? {}),
     del: async (path) => await call('DELETE', path),
-    async events (onEvent, signal) {
+    async events (onEvent, signal, onOpen) {
       let res: Response
       try {
         res = await fetch(base + '/api/events', { headers, signal })
@@ -55,6 +58,7 @@ export async function connect (dataDir: string): Promise<ApiClient> {
         throw new CliError(NOT_RUNNING, EXIT_REFUSED)
       }
       if (!res.ok || res.body === null) throw new CliError(`the node refused the event stream (${res.status})`, EXIT_REFUSED)
+      onOpen?.()
       const decoder = new TextDecoder()
       let buffer = ''
       try {

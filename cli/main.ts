@@ -14,9 +14,10 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   id: { summary: 'print the Session ID of the account', load: async () => await import('./commands/id.js') },
   passwd: { summary: 'change the passphrase that locks the data folder', load: async () => await import('./commands/passwd.js') },
   start: { summary: 'run your node: network, mailbox for others, local API and web UI', load: async () => await import('./commands/start.js') },
+  open: { summary: 'print a new one-time link to the running node\'s web UI', load: async () => await import('./commands/open.js') },
   status: { summary: 'show the running node: peers, addresses, published record', load: async () => await import('./commands/status.js') },
   contacts: { summary: 'list, add, accept or block contacts', load: async () => await import('./commands/contacts.js') },
-  send: { summary: 'send a message: sotto send CONTACT TEXT', load: async () => await import('./commands/send.js') },
+  send: { summary: 'send a message: echo TEXT | sotto send CONTACT (TEXT from stdin)', load: async () => await import('./commands/send.js') },
   inbox: { summary: 'print received messages (--follow for live)', load: async () => await import('./commands/inbox.js') }
 }
 
@@ -85,6 +86,9 @@ function report (io: CliIO, e: unknown, debug: boolean): number {
 }
 
 export async function runMain (argv: readonly string[]): Promise<never> {
+  // Everything sotto writes is the user's alone (C2); files it does not create itself,
+  // LevelDB's, would otherwise follow the usual umask 022 and be readable by others.
+  if (process.platform !== 'win32') process.umask(0o077)
   const code = await run(argv, processIO())
   process.exit(code)
 }

@@ -48,7 +48,7 @@ async function boot () {
     state.status = await api('GET', '/api/status')
   } catch (err) {
     show(h('div', { class: 'card' }, h('h1', {}, 'Sotto'), h('p', {}, err.status === 401
-      ? 'This page needs the link that "sotto start" printed (it contains a one-time token). Open that link again.'
+      ? 'This browser is not signed in. Each link Sotto prints works once: run "sotto open" on this computer and open the link it prints.'
       : 'The node is not answering. Is "sotto start" still running?')))
     return
   }
@@ -177,7 +177,7 @@ function unlock () {
     } catch (err) {
       input.value = ''
       error.textContent = err.code === 'ERR_WRONG_PASSPHRASE' ? 'Wrong passphrase.'
-        : err.code === 'ERR_UNLOCK_THROTTLED' ? `Too many tries. Wait ${Math.ceil((err.retryAfterMs ?? 1000) / 1000)} seconds.` : err.message
+        : err.code === 'ERR_UNLOCK_THROTTLED' || err.code === 'ERR_UNLOCK_BUSY' ? `Too many tries. Wait ${Math.ceil((err.retryAfterMs ?? 1000) / 1000)} seconds.` : err.message
     }
   } },
   h('h1', {}, 'Sotto is locked'), h('p', {}, 'Enter your passphrase to continue.'),

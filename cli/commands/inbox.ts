@@ -8,8 +8,9 @@ export const command: Command = {
   help: `sotto inbox [--follow] [--json] [--data-dir DIR]
 
 Prints the messages you received, oldest first. --follow keeps printing new messages (and
-delivery changes of yours) as they arrive, until Ctrl-C. --json prints one JSON object per
-line with id, from, text, sentAt, receivedAt and state.`,
+delivery changes of yours) as they arrive, until Ctrl-C; while the node is locked it
+prints nothing, and what arrived meanwhile follows once it is unlocked. --json prints one
+JSON object per line with id, from, text, sentAt, receivedAt and state.`,
   flags: { follow: 'boolean' },
   async run ({ io, flags, dataDir }) {
     const api = await connect(dataDir)
@@ -25,26 +26,45 @@ line with id, from, text, sentAt, receivedAt and state.`,
       }
     }
     let cursor = 0
-    for (;;) {
-      const page = await api.get<{ messages: Message[], cursor: number }>(`/api/inbox?after=${cursor}&limit=500`)
-      for (const m of page.messages) print(m)
-      if (page.messages.length === 0) break
-      cursor = page.cursor
+    /** Prints what arrived after the cursor, page by page. */
+    const catchUp = async (): Promise<void> => {
+      for (;;) {
+        const page = await api.get<{ messages: Message[], cursor: number }>(`/api/inbox?after=${cursor}&limit=500`)
+        for (const m of page.messages) if ((m.inboxSeq ?? 0) > cursor) print(m)
+        if (page.messages.length === 0) break
+        cursor = Math.max(cursor, page.cursor)
+      }
     }
+    await catchUp()
     if (flags.follow !== true) return 0
     const controller = new AbortController()
     const stop = () => controller.abort()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
+    // One thing at a time, in the stream's order, so the cursor only moves forward.
+    let queue = Promise.resolve()
+    const then = (job: () => Promise<void> | void): void => {
+      // A catch-up refused (the node locked again meanwhile) is retried at the next unlock.
+      queue = queue.then(job).catch(() => {})
+    }
     await api.events((name, data) => {
       if (name === 'message') {
-        const m = data as Message
-        if (m.direction === 'in' && (m.inboxSeq ?? 0) > cursor) { cursor = m.inboxSeq ?? cursor; print(m) }
+        then(() => {
+          const m = data as Message
+          if (m.direction === 'in' && (m.inboxSeq ?? 0) > cursor) { cursor = m.inboxSeq ?? cursor; print(m) }
+        })
       } else if (name === 'message-state' && flags.json !== true) {
-        const s = data as { id: string, state: string }
-        if (s.state !== 'read') out(io, `  (your message ${s.id.slice(0, 8)}: ${s.state})`)
+        then(() => {
+          const s = data as { id: string, state: string }
+          if (s.state !== 'read') out(io, `  (your message ${s.id.slice(0, 8)}: ${s.state})`)
+        })
+      } else if (name === 'status' && (data as { state?: string }).state === 'unlocked') {
+        // While the node is locked its events carry no messages: what came meanwhile is
+        // fetched when it is unlocked again.
+        then(catchUp)
       }
-    }, controller.signal)
+    }, controller.signal, () => { then(catchUp) })
+    await queue
     return 0
   }
 }

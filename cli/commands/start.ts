@@ -11,7 +11,8 @@ export const command: Command = {
 
 Runs your node until Ctrl-C: it joins the network, serves as DHT server, relay and mailbox
 for others, publishes your prekey record, and serves the web UI and local API on
-127.0.0.1. It prints the URL to open in your browser (with a one-time token in it).
+127.0.0.1. It prints the URL to open in your browser, with a one-time token in it: the
+link signs in one browser, once; \`sotto open\` prints a new one.
 
 With an account in the data folder it unlocks with your passphrase (prompt,
 --passphrase-file or SOTTO_PASSPHRASE); without one it still runs, and the web UI offers

@@ -129,7 +129,8 @@ export class AccountLifecycle {
 
   /** Opens the account (or lifts the UI lock); repeated wrong passphrases are slowed down (A7). */
   async unlock (passphrase: string): Promise<{ sessionId: SessionId }> {
-    this.throttle.check()
+    // Counted before the key derivation runs, and one at a time (ERR_UNLOCK_BUSY otherwise).
+    const attempt = this.throttle.begin()
     try {
       if (this.open !== undefined) {
         // The account is open (UI lock only): check the passphrase against the key file.
@@ -140,18 +141,19 @@ export class AccountLifecycle {
         await this.openWith(await openAccount(this.init.dataDir, passphrase))
       }
     } catch (err) {
-      if ((err as SottoError).code === 'ERR_WRONG_PASSPHRASE') this.throttle.failed()
+      if ((err as SottoError).code === 'ERR_WRONG_PASSPHRASE') attempt.failed()
+      else attempt.abandoned()
       throw err
     }
-    this.throttle.succeeded()
-    this.init.onEvent({ type: 'changed' })
+    attempt.succeeded()
+    this.emit({ type: 'changed' })
     return { sessionId: (this.open as OpenAccount).account.identity.sessionId }
   }
 
   lock (): void {
     if (this.open === undefined) return
     this.uiLocked = true
-    this.init.onEvent({ type: 'locked' })
+    this.emit({ type: 'locked' })
   }
 
   /** Closes the account (the node goes on as a DHT and mailbox peer) and stops the idle timer. */
@@ -166,6 +168,15 @@ export class AccountLifecycle {
     o.mail.stop()
     await o.publisher.stop()
     await o.account.close()
+  }
+
+  /**
+   * Settings are the user's too: refused while an account exists that is closed or UI-locked
+   * (AccountStateError ERR_LOCKED); with no account yet there is nothing to protect.
+   */
+  async requireSettingsAccess (): Promise<void> {
+    if (await this.state() === 'locked') throw new AccountStateError('ERR_LOCKED', 'the node is locked; unlock it with your passphrase')
+    if (this.open !== undefined) this.lastActivity = this.init.now()
   }
 
   private requireUnlocked (): OpenAccount {
@@ -191,7 +202,7 @@ export class AccountLifecycle {
       transport: network.transport,
       logger: logger.forComponent('sotto:messenger'),
       now,
-      onEvent: (e) => { this.init.onEvent(e) },
+      onEvent: (e) => { this.emit(e) },
       receiptDelayMs: this.init.receiptDelayMs
     })
     const mail = new MailCollector({
@@ -209,7 +220,7 @@ export class AccountLifecycle {
       put: async (sessionId, record) => await network.publish(sessionId, record),
       log: this.log,
       now,
-      onPublished: () => { this.init.onEvent({ type: 'changed' }) }
+      onPublished: () => { this.emit({ type: 'changed' }) }
     })
     this.open = { account, crypto, messenger, mail, publisher }
     network.onEnvelope(async (envelope) => {
@@ -225,7 +236,20 @@ export class AccountLifecycle {
     // The first put runs in the background: a DHT walk can take seconds, and nothing else
     // (the API, the printed link, sending) needs to wait for it.
     void publisher.start()
-    this.init.onEvent({ type: 'changed' })
+    this.emit({ type: 'changed' })
+  }
+
+  /**
+   * What the account tells its listeners (the API's event stream). The messenger's events
+   * carry messages, contacts and Session IDs: unless the account is open and the UI unlocked
+   * they are dropped, as the API refuses to answer then (R14); "locked" and "changed" (status
+   * only) always pass. Nothing is lost: the messages are stored, and the UI and
+   * `sotto inbox --follow` fetch them after the unlock.
+   */
+  private emit (event: AccountEvent): void {
+    const personal = event.type !== 'locked' && event.type !== 'changed'
+    if (personal && (this.open === undefined || this.uiLocked)) return
+    this.init.onEvent(event)
   }
 
   private peerConnected (): void {
@@ -240,7 +264,7 @@ export class AccountLifecycle {
     if (this.open !== undefined && !this.uiLocked && this.init.now() - this.lastActivity > this.init.idleLockMs()) {
       this.uiLocked = true
       this.log.info('locked after idle time')
-      this.init.onEvent({ type: 'locked' })
+      this.emit({ type: 'locked' })
     }
   }
 }

@@ -1,7 +1,11 @@
 /**
- * Who may talk to the local API. The daemon's token (printed once as a URL, stored 0600 for
- * the CLI) proves the caller can read the user's files or saw the start output; a browser
- * trades it once for an HttpOnly, SameSite=Strict session cookie. Independently of that:
+ * Who may talk to the local API. Two kinds of secret, never the same value:
+ * - the API token, stored 0600 in api.json for the CLI (`Authorization: Bearer`): it proves
+ *   the caller can read the user's files, and it is never put in a URL;
+ * - one-time links (`/?token=…`), printed by `sotto start` and `sotto open`: a browser trades
+ *   one for an HttpOnly, SameSite=Strict session cookie, and the link is spent by that, so a
+ *   copy in the browser history or a terminal's scrollback opens nothing later (A4).
+ * Independently of that:
  * - Host must be a loopback name with our port (DNS rebinding, A2);
  * - a state-changing request or a WebSocket/SSE upgrade from a browser must carry our own
  *   Origin (cross-site requests, A3); no CORS header is ever sent.
@@ -81,4 +85,45 @@ export class SessionTable {
   }
 
   clear (): void { this.sessions.clear() }
+}
+
+export type LinkVerdict = 'valid' | 'used' | 'unknown'
+
+/**
+ * One-time link tokens. Only SHA-256 hashes are kept, of the links not yet used and of the
+ * last spent ones (so a spent link can be told apart from a wrong one); both tables are
+ * bounded, the oldest entry going first.
+ */
+export class LinkTable {
+  private readonly pending = new Set<string>()
+  private readonly spent = new Set<string>()
+
+  constructor (private readonly maxPending = 32, private readonly maxSpent = 256) {}
+
+  issue (): string {
+    const token = newToken()
+    this.pending.add(hashToken(token))
+    if (this.pending.size > this.maxPending) this.pending.delete(this.pending.values().next().value as string)
+    return token
+  }
+
+  /** Spends the link if it is valid: a second call with the same token says 'used'. */
+  redeem (token: string): LinkVerdict {
+    const hash = hashToken(token)
+    if (this.pending.delete(hash)) {
+      this.spent.add(hash)
+      if (this.spent.size > this.maxSpent) this.spent.delete(this.spent.values().next().value as string)
+      return 'valid'
+    }
+    return this.spent.has(hash) ? 'used' : 'unknown'
+  }
+
+  clear (): void {
+    this.pending.clear()
+    this.spent.clear()
+  }
+}
+
+function hashToken (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
 }

@@ -1,8 +1,8 @@
 /**
  * The local HTTP API: one server for the web UI and the CLI, bound to loopback only (A6).
  * JSON in and out under /api/, Server-Sent Events at /api/events for live pushes, the web
- * UI's static files at /. Every /api/ request needs the token (CLI: `Authorization: Bearer`)
- * or the session cookie it was traded for (browser). See docs/API.md.
+ * UI's static files at /. Every /api/ request needs the API token (CLI: `Authorization:
+ * Bearer`) or a session cookie (browser), which a one-time link is traded for. See docs/API.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
@@ -10,7 +10,7 @@ import { extname, join, resolve, sep } from 'node:path'
 import type { ComponentLogger } from '../log.js'
 import { SottoError } from '../errors.js'
 import { ApiError } from './errors.js'
-import { bearerToken, cookieValue, hostAllowed, originAllowed, SESSION_COOKIE, SessionTable, tokensEqual } from './auth.js'
+import { bearerToken, cookieValue, hostAllowed, LinkTable, originAllowed, SESSION_COOKIE, SessionTable, tokensEqual } from './auth.js'
 
 /** Largest request body we read; anything bigger is refused before it is buffered. */
 export const MAX_BODY_BYTES = 256 * 1024
@@ -30,6 +30,7 @@ export type RouteHandler = (req: ApiRequest) => Promise<unknown>
 export interface Route { method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, handler: RouteHandler }
 
 export interface ApiServerInit {
+  /** The API token for `Authorization: Bearer` (the CLI, via api.json); never valid in a URL. */
   token: string
   routes: Route[]
   logger: ComponentLogger
@@ -43,6 +44,8 @@ export interface ApiServerInit {
 
 export interface ApiServer {
   readonly port: number
+  /** A new one-time link (`http://HOST:PORT/?token=…`): it signs one browser in, once. */
+  newLink: () => string
   /** Push an event to every connected /api/events client. */
   publish: (event: string, data: unknown) => void
   close: () => Promise<void>
@@ -78,6 +81,9 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   }
   if (!loopback) init.logger.warn('the local API is listening on a non-loopback address; anyone who can reach it and has the token controls this node')
   const sessions = new SessionTable(SESSION_MAX_IDLE_MS)
+  const links = new LinkTable()
+  // The host a printed link names: the bind address, or the IPv4 loopback for `::1`.
+  const linkHost = host !== '::1' ? host : '127.0.0.1'
   const sseClients = new Set<ServerResponse>()
   let port = 0
 
@@ -114,18 +120,32 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       throw new ApiError(403, 'ERR_BAD_ORIGIN', 'cross-origin requests are refused')
     }
 
-    // The one-time URL: trade the token for a session cookie, then drop it from the address bar.
+    // A one-time link: spend it for a session cookie, then drop it from the address bar.
     if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) {
-      if (!tokensEqual(url.searchParams.get('token') ?? '', init.token)) throw new ApiError(401, 'ERR_UNAUTHORIZED', 'this link is not valid for this node')
-      const id = sessions.create()
-      res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MAX_IDLE_MS / 1000}`)
-      res.writeHead(303, { Location: '/' }).end()
+      const verdict = links.redeem(url.searchParams.get('token') ?? '')
+      if (verdict === 'valid') {
+        const id = sessions.create()
+        res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MAX_IDLE_MS / 1000}`)
+        res.writeHead(303, { Location: '/' }).end()
+        return
+      }
+      // The browser that spent it (back button, history) is signed in already: on to the app.
+      if (sessions.touch(cookieValue(req, SESSION_COOKIE))) { res.writeHead(303, { Location: '/' }).end(); return }
+      if (verdict === 'used') refuseLink(req, res, 'ERR_LINK_USED', 'this link was already used; run `sotto open` for a new one', 'This link was already used')
+      else refuseLink(req, res, 'ERR_UNAUTHORIZED', 'this link is not valid for this node (links end when the node stops); run `sotto open` for a new one', 'This link is not valid')
       return
     }
 
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
       if (!authenticated(req)) throw new ApiError(401, 'ERR_UNAUTHORIZED', 'a token or session is required')
       if (url.pathname === '/api/events' && method === 'GET') { openEventStream(req, res); return }
+      if (url.pathname === '/api/link' && method === 'POST') {
+        // A session must not mint more sessions: a page running in it could hand them out.
+        if (bearerToken(req) === undefined) throw new ApiError(403, 'ERR_FORBIDDEN', 'new links are for the command line (sotto open)')
+        await readJsonBody(req)
+        sendJson(res, 200, { url: newLink() })
+        return
+      }
       const found = match(method, url.pathname)
       if (found === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`)
       const body = stateChanging ? await readJsonBody(req) : undefined
@@ -136,6 +156,10 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
     if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, 'ERR_METHOD', 'method not allowed')
     await serveStatic(url.pathname, res)
+  }
+
+  function newLink (): string {
+    return `http://${linkHost}:${port}/?token=${links.issue()}`
   }
 
   async function serveStatic (pathname: string, res: ServerResponse): Promise<void> {
@@ -196,6 +220,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   return {
     port,
+    newLink,
     publish (event, data) {
       const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
       for (const client of sseClients) client.write(frame)
@@ -204,6 +229,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       for (const client of sseClients) client.end()
       sseClients.clear()
       sessions.clear()
+      links.clear()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
     }
@@ -217,7 +243,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_ACCOUNT_EXISTS: 409,
   ERR_NO_ACCOUNT: 409,
   ERR_LOCKED: 423,
-  ERR_UNLOCK_THROTTLED: 429
+  ERR_UNLOCK_THROTTLED: 429,
+  ERR_UNLOCK_BUSY: 429
 }
 
 function describeError (err: unknown): { status: number, code: string, message: string } {
@@ -229,6 +256,23 @@ function describeError (err: unknown): { status: number, code: string, message: 
 function sendJson (res: ServerResponse, status: number, body: unknown): void {
   const bytes = Buffer.from(JSON.stringify(body))
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes.length }).end(bytes)
+}
+
+/**
+ * A link that signs nobody in: a short page for a browser that navigated to it (it says what
+ * to do, under the same CSP as everything else), the usual JSON error for anything else.
+ */
+function refuseLink (req: IncomingMessage, res: ServerResponse, code: string, message: string, title: string): void {
+  if (!(req.headers.accept ?? '').includes('text/html')) { sendJson(res, 401, { error: { code, message } }); return }
+  const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sotto: ${title.toLowerCase()}</title><link rel="stylesheet" href="/app.css"></head>
+<body><main class="card"><h1>${title}</h1>
+<p>Each link Sotto prints signs in one browser, once. For a new link, run <code>sotto open</code> on this computer, then open the link it prints.</p>
+</main></body></html>
+`
+  const bytes = Buffer.from(page)
+  res.writeHead(401, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': bytes.length }).end(bytes)
 }
 
 async function readJsonBody (req: IncomingMessage): Promise<unknown> {

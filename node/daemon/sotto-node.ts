@@ -92,8 +92,9 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     lock: async () => { account.lock() },
     messenger: () => account.messenger(),
     selfId: (): SessionId => account.selfId(),
-    settings: async () => settings,
+    settings: async () => { await account.requireSettingsAccess(); return settings },
     async updateSettings (change: Partial<Settings>) {
+      await account.requireSettingsAccess()
       settings = { ...settings, ...change }
       await writeSettings(init.dataDir, settings)
       if (change.bootstrap !== undefined) await network.dial(change.bootstrap)
@@ -131,10 +132,9 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   }
   await writeApiFile(init.dataDir, { port: api.port, token, pid: process.pid })
 
-  const host = init.apiHost !== undefined && init.apiHost !== '::1' ? init.apiHost : '127.0.0.1'
   let stopped = false
   return {
-    url: `http://${host}:${api.port}/?token=${token}`,
+    url: api.newLink(),
     apiPort: api.port,
     token,
     peerId: network.peerId,

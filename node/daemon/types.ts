@@ -37,9 +37,10 @@ export interface SottoNodeInit {
 }
 
 export interface SottoNode {
-  /** `http://127.0.0.1:PORT/?token=…`: open once in a browser. */
+  /** `http://127.0.0.1:PORT/?token=…`: a one-time link, spent by the first browser that opens it. */
   readonly url: string
   readonly apiPort: number
+  /** The API token (`Authorization: Bearer`, as in api.json); not a link token. */
   readonly token: string
   readonly peerId: string
   readonly controller: NodeController

@@ -3,7 +3,11 @@
  * ordered range reads. Two implementations share one test suite: level on disk, and a
  * sorted in-memory map for tests and benchmarks that do not need a disk.
  */
+import { chmod, readdir, stat } from 'node:fs/promises'
+import { platform } from 'node:os'
+import { join } from 'node:path'
 import { Level } from 'level'
+import { ensurePrivateDir } from './data-dir.js'
 
 export type RawOp =
   | { type: 'put', key: Uint8Array, value: Uint8Array }
@@ -18,9 +22,18 @@ export interface RawKV {
   close: () => Promise<void>
 }
 
+/**
+ * LevelDB makes its folder and files with the process umask (0755/0644 as a rule) and has
+ * no option for it. The folder is created 0700 before LevelDB sees it, and the files are
+ * made 0600 after opening (a folder from an older version included) and after closing,
+ * for files LevelDB started meanwhile (C2). `sotto` itself runs with umask 077, so there
+ * those are private from the start.
+ */
 export async function openLevelKV (path: string): Promise<RawKV> {
+  await ensurePrivateDir(path)
   const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
+  await makeFilesPrivate(path)
   return {
     async get (key) {
       return await db.get(key) ?? undefined
@@ -39,6 +52,22 @@ export async function openLevelKV (path: string): Promise<RawKV> {
     },
     async close () {
       await db.close()
+      await makeFilesPrivate(path)
+    }
+  }
+}
+
+/** chmod 0600 every file of a folder that others could read; files gone meanwhile are skipped. */
+async function makeFilesPrivate (dir: string): Promise<void> {
+  if (platform() === 'win32') return
+  for (const name of await readdir(dir)) {
+    const file = join(dir, name)
+    try {
+      const s = await stat(file)
+      if (s.isFile() && (s.mode & 0o077) !== 0) await chmod(file, 0o600)
+    } catch (err) {
+      // LevelDB deletes obsolete logs and tables as it goes.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
   }
 }

@@ -1,5 +1,7 @@
-/** The API of a real running node, over HTTP: locks, idle timeout, throttled unlocks (A1, A7, L2). */
+/** The API of a real running node, over HTTP: locks, idle timeout, throttled unlocks, what a locked node serves (A1, A7, L2). */
+import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NODE, SOTTO_BIN } from '../helpers/cli.js'
 import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 
 let n: TestNode
@@ -40,5 +42,146 @@ describe('node API', () => {
     await new Promise((r) => setTimeout(r, throttled.json.error.retryAfterMs + 50))
     expect((await call('POST', '/api/unlock', { passphrase: TEST_PASSPHRASE })).status).toBe(200)
     expect((await call('GET', '/api/contacts')).status).toBe(200)
+  })
+})
+
+/** An open /api/events stream: everything it carried so far, and a wait for a given event. */
+interface EventStream {
+  raw: () => string
+  events: Array<{ name: string, data: any }>
+  waitFor: (what: string, pred: (events: Array<{ name: string, data: any }>) => boolean) => Promise<void>
+  close: () => void
+}
+
+async function openEvents (node: TestNode): Promise<EventStream> {
+  const controller = new AbortController()
+  const res = await fetch(`http://127.0.0.1:${node.node.apiPort}/api/events`, { headers: { Authorization: `Bearer ${node.node.token}` }, signal: controller.signal })
+  expect(res.status).toBe(200)
+  let raw = ''
+  let buffer = ''
+  const events: Array<{ name: string, data: any }> = []
+  const waiters = new Set<() => void>()
+  void (async () => {
+    const decoder = new TextDecoder()
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        const text = decoder.decode(chunk, { stream: true })
+        raw += text
+        buffer += text
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const frame = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          const name = /^event: (.*)$/m.exec(frame)?.[1]
+          const data = /^data: (.*)$/m.exec(frame)?.[1]
+          if (name !== undefined && data !== undefined) events.push({ name, data: JSON.parse(data) })
+        }
+        for (const w of waiters) w()
+      }
+    } catch { /* aborted */ }
+  })()
+  return {
+    raw: () => raw,
+    events,
+    async waitFor (what, pred) {
+      if (pred(events)) return
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${what}; stream so far: ${raw}`)) }, 20_000)
+        const check = (): void => { if (pred(events)) { clearTimeout(timer); waiters.delete(check); resolve() } }
+        waiters.add(check)
+      })
+    },
+    close: () => { controller.abort() }
+  }
+}
+
+async function callNode (node: TestNode, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> {
+  const res = await fetch(`http://127.0.0.1:${node.node.apiPort}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${node.node.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  return { status: res.status, json: await res.json().catch(() => ({})) }
+}
+
+describe('the locked UI serves nothing personal', () => {
+  let a: TestNode
+  let b: TestNode
+  let aliceId: string
+  let bobId: string
+
+  beforeAll(async () => {
+    a = await startTestNode()
+    b = await startTestNode({ bootstrapFrom: [a.node] })
+    aliceId = (await callNode(a, 'POST', '/api/account/create', { passphrase: TEST_PASSPHRASE })).json.sessionId
+    bobId = (await callNode(b, 'POST', '/api/account/create', { passphrase: TEST_PASSPHRASE })).json.sessionId
+    await waitFor('both records published', async () => (await a.node.controller.status()).dht.recordPublished && (await b.node.controller.status()).dht.recordPublished)
+  }, 60_000)
+  afterAll(async () => { await Promise.all([a?.node.stop(), b?.node.stop()]) })
+
+  it('A7: after a lock the event stream carries no message, contact or Session ID; after unlock it carries them again', async () => {
+    const stream = await openEvents(a)
+    try {
+      expect((await callNode(a, 'POST', '/api/lock')).status).toBe(200)
+      await stream.waitFor('the first "locked" event', (es) => es.some((e) => e.name === 'locked'))
+      const marker = `locked-marker-${Math.random().toString(36).slice(2)}`
+      const sent = await callNode(b, 'POST', '/api/messages', { to: aliceId, text: marker })
+      expect(sent.json.message?.state, JSON.stringify(sent.json)).toBe('delivered')
+      // A committed the message (and told its listeners) before it acked; a second lock's
+      // event is written to the stream after anything the message caused.
+      expect((await callNode(a, 'POST', '/api/lock')).status).toBe(200)
+      await stream.waitFor('the second "locked" event', (es) => es.filter((e) => e.name === 'locked').length >= 2)
+      expect(stream.events.map((e) => e.name).filter((n) => n !== 'locked' && n !== 'status')).toEqual([])
+      expect(stream.raw()).not.toContain(marker)
+      expect(stream.raw()).not.toContain(bobId)
+      expect(stream.raw()).not.toContain(aliceId)
+      for (const e of stream.events.filter((x) => x.name === 'status')) expect(e.data.sessionId).toBeUndefined()
+
+      // The message arrived all the same, and after unlock the stream carries new ones.
+      expect((await callNode(a, 'POST', '/api/unlock', { passphrase: TEST_PASSPHRASE })).status).toBe(200)
+      const history = await callNode(a, 'GET', `/api/conversations/${bobId}/messages`)
+      expect(history.json.messages.map((m: { text: string }) => m.text)).toEqual([marker])
+      const after = `${marker}-unlocked`
+      expect((await callNode(b, 'POST', '/api/messages', { to: aliceId, text: after })).json.message.state).toBe('delivered')
+      await stream.waitFor('the message sent after unlock', (es) => es.some((e) => e.name === 'message' && e.data.text === after))
+    } finally {
+      stream.close()
+    }
+  })
+
+  it('A7: while locked, settings are neither read nor changed (423 ERR_LOCKED); unlocked they are', async () => {
+    expect((await callNode(a, 'POST', '/api/lock')).status).toBe(200)
+    const put = await callNode(a, 'PUT', '/api/settings', { idleLockMinutes: 1, bootstrap: ['/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWLRPJAA5o6Z6Q2JH2aGFEzL5xF3aC4hw1mF3wDVmJ8iYh'] })
+    expect(put.status).toBe(423)
+    expect(put.json.error.code).toBe('ERR_LOCKED')
+    const get = await callNode(a, 'GET', '/api/settings')
+    expect(get.status).toBe(423)
+    expect(get.json.error.code).toBe('ERR_LOCKED')
+    expect((await callNode(a, 'POST', '/api/unlock', { passphrase: TEST_PASSPHRASE })).status).toBe(200)
+    expect((await callNode(a, 'GET', '/api/settings')).json.idleLockMinutes).toBe(15)
+    const changed = await callNode(a, 'PUT', '/api/settings', { idleLockMinutes: 20 })
+    expect(changed.status).toBe(200)
+    expect(changed.json.idleLockMinutes).toBe(20)
+  })
+
+  it('A7: `sotto inbox --follow` gets nothing while the node is locked, and what came meanwhile after the unlock', async () => {
+    const before = (await callNode(a, 'GET', '/api/inbox')).json.messages.length as number
+    const child = spawn(NODE, [SOTTO_BIN, 'inbox', '--follow', '--json', '--data-dir', a.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    const lines = (): Array<{ text: string }> => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l))
+    try {
+      await waitFor('the inbox so far', async () => lines().length >= before)
+      expect((await callNode(a, 'POST', '/api/lock')).status).toBe(200)
+      const marker = `while-locked-${Math.random().toString(36).slice(2)}`
+      expect((await callNode(b, 'POST', '/api/messages', { to: aliceId, text: marker })).json.message.state).toBe('delivered')
+      expect((await callNode(a, 'POST', '/api/unlock', { passphrase: TEST_PASSPHRASE })).status).toBe(200)
+      await waitFor('the message that came while locked', async () => lines().some((l) => l.text === marker))
+      expect(lines().filter((l) => l.text === marker)).toHaveLength(1)
+      expect(lines()).toHaveLength(before + 1)
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.exitCode !== null ? resolve(null) : child.once('close', resolve))
+    }
   })
 })

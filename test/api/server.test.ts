@@ -82,7 +82,8 @@ describe('local API server', () => {
   })
 
   it('A4: the token URL sets an HttpOnly SameSite=Strict cookie, redirects it away, and never reaches the log', async () => {
-    const r = await call('GET', `/?token=${TOKEN}`)
+    const link = new URL(server.newLink())
+    const r = await call('GET', link.pathname + link.search)
     expect(r.status).toBe(303)
     expect(r.headers.location).toBe('/')
     const cookie = String(r.headers['set-cookie'])
@@ -97,6 +98,64 @@ describe('local API server', () => {
     await call('GET', '/api/boom', auth)
     expect(records.some((r) => r.message === 'request failed')).toBe(true)
     expect(JSON.stringify(records)).not.toContain(TOKEN)
+    expect(JSON.stringify(records)).not.toContain(link.searchParams.get('token'))
+  })
+
+  it('A4: a link signs in once; opened again it answers 401 ERR_LINK_USED (a page for a browser); the CLI token is no link', async () => {
+    const link = new URL(server.newLink())
+    expect(link.host).toBe(`127.0.0.1:${server.port}`)
+    const path = link.pathname + link.search
+    const first = await call('GET', path)
+    expect(first.status).toBe(303)
+    const session = String(first.headers['set-cookie']).split(';')[0]
+    expect((await call('GET', '/api/status', { Cookie: session })).status).toBe(200)
+
+    // The same link again, from browser history or from anyone else: spent.
+    const again = await call('GET', path)
+    expect(again.status).toBe(401)
+    expect(again.headers['set-cookie']).toBeUndefined()
+    const error = JSON.parse(again.body).error
+    expect(error.code).toBe('ERR_LINK_USED')
+    expect(error.message).toBe('this link was already used; run `sotto open` for a new one')
+    const page = await call('GET', path, { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' })
+    expect(page.status).toBe(401)
+    expect(page.headers['content-type']).toMatch(/^text\/html/)
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'")
+    expect(page.body).toContain('This link was already used')
+    expect(page.body).toContain('sotto open')
+    expect(page.body).not.toContain(link.searchParams.get('token'))
+    // The browser that spent it, still signed in, is just sent on to the app (no new session).
+    const mine = await call('GET', path, { Cookie: session })
+    expect(mine.status).toBe(303)
+    expect(mine.headers['set-cookie']).toBeUndefined()
+
+    // The bearer token the CLI reads from api.json is not a link, and a made-up link is unknown.
+    for (const token of [TOKEN, 'made-up-0123456789abcdefghijklmnopqrstuvw']) {
+      const r = await call('GET', `/?token=${token}`)
+      expect(r.status).toBe(401)
+      expect(JSON.parse(r.body).error.code).toBe('ERR_UNAUTHORIZED')
+      expect(r.headers['set-cookie']).toBeUndefined()
+    }
+
+    // Each new link is its own, good once.
+    const links = [new URL(server.newLink()), new URL(server.newLink())]
+    expect(links[0].href).not.toBe(links[1].href)
+    for (const l of links) expect((await call('GET', l.pathname + l.search)).status).toBe(303)
+    for (const l of links) expect((await call('GET', l.pathname + l.search)).status).toBe(401)
+  })
+
+  it('A4: POST /api/link gives the bearer (the CLI) a fresh one-time link; a browser session gets none', async () => {
+    const r = await call('POST', '/api/link', { ...auth, ...json }, '{}')
+    expect(r.status).toBe(200)
+    const link = new URL(JSON.parse(r.body).url)
+    expect(link.host).toBe(`127.0.0.1:${server.port}`)
+    const signIn = await call('GET', link.pathname + link.search)
+    expect(signIn.status).toBe(303)
+    const session = String(signIn.headers['set-cookie']).split(';')[0]
+    const fromBrowser = await call('POST', '/api/link', { Cookie: session, ...json, Origin: `http://127.0.0.1:${server.port}` }, '{}')
+    expect(fromBrowser.status).toBe(403)
+    expect(JSON.parse(fromBrowser.body).error.code).toBe('ERR_FORBIDDEN')
+    expect((await call('POST', '/api/link', json, '{}')).status).toBe(401)
   })
 
   it('A5: responses carry a CSP that forbids inline script and outside sources', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { browserAvailable, launchBrowser } from '../helpers/browser.js'
-import { ROOT } from '../helpers/cli.js'
+import { ROOT, runSotto } from '../helpers/cli.js'
 import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 import { IDS } from '../../web-ui/ids.js'
 
@@ -24,11 +24,19 @@ let a: TestNode
 let b: TestNode
 const dialogs: string[] = []
 
+/** A new one-time link, as `sotto open` asks for it: POST /api/link with the API token. */
+async function freshLink (node: TestNode): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${node.node.apiPort}/api/link`, { method: 'POST', headers: { Authorization: `Bearer ${node.node.token}`, 'Content-Type': 'application/json' }, body: '{}' })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { url: string }).url
+}
+
+/** A fresh browser profile, signed in with a link of its own (each link signs in once). */
 async function page (node: TestNode, width = 1280, height = 800): Promise<Page> {
   const context = await browser.newContext({ viewport: { width, height } })
   const p = await context.newPage()
   p.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss() })
-  await p.goto(node.node.url)
+  expect((await p.goto(await freshLink(node)))?.status()).toBe(200)
   return p
 }
 
@@ -167,6 +175,43 @@ describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
     }
     await again.waitForSelector(id('ownId'))
     expect((await again.textContent(id('ownId')))?.trim()).toBe(aliceId)
+  })
+
+  it('A4: the printed link signs in once; opened again elsewhere it says it was used; `sotto open` prints a new one, good once', async () => {
+    const c = await startTestNode({ webUiDir })
+    try {
+      const first = await (await browser.newContext()).newPage()
+      expect((await first.goto(c.node.url))?.status()).toBe(200)
+      await first.waitForSelector(id('welcome'))
+      expect(first.url()).not.toContain('token=')
+
+      // Another profile (or anyone who finds the link in the history) gets a page saying why.
+      const other = await (await browser.newContext()).newPage()
+      const reused = await other.goto(c.node.url)
+      expect(reused?.status()).toBe(401)
+      expect(await other.textContent('body')).toMatch(/This link was already used.*sotto open/s)
+      expect(await other.$(id('welcome'))).toBeNull()
+      // The profile that used it is still signed in: the old link just leads to the app.
+      expect((await first.goto(c.node.url))?.status()).toBe(200)
+      await first.waitForSelector(id('welcome'))
+
+      // `sotto open`, authenticated by the data folder's api.json, prints a fresh link.
+      const opened = await runSotto(['open', '--data-dir', c.dataDir])
+      expect(opened.code, opened.stderr).toBe(0)
+      const fresh = opened.stdout.trim()
+      expect(fresh).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${c.node.apiPort}/\\?token=[A-Za-z0-9_-]{43}$`))
+      expect(fresh).not.toBe(c.node.url)
+      expect(fresh).not.toContain(c.node.token)
+      expect((await other.goto(fresh))?.status()).toBe(200)
+      await other.waitForSelector(id('welcome'))
+      const third = await (await browser.newContext()).newPage()
+      expect((await third.goto(fresh))?.status()).toBe(401)
+      const json = await runSotto(['open', '--json', '--data-dir', c.dataDir])
+      expect(JSON.parse(json.stdout).url).toMatch(/\?token=/)
+      for (const p of [first, other, third]) await p.context().close()
+    } finally {
+      await c.node.stop()
+    }
   })
 
   it('A4/A5: the page sets CSP and no-referrer, and an injected inline script does not run', async () => {

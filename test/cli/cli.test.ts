@@ -3,6 +3,8 @@ import { chmod, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runSotto, tempDir } from '../helpers/cli.js'
+import { startTestNode, TEST_PASSPHRASE, waitFor } from '../helpers/nodes.js'
+import { startSotto, stopAllSotto } from '../helpers/sotto-process.js'
 
 const PASS = 'a good long passphrase'
 const PHRASE_12 = 'legal winner thank year wave sausage worth useful legal winner thank yellow'
@@ -14,7 +16,10 @@ const PHRASE_12 = 'legal winner thank year wave sausage worth useful legal winne
 const LIBSESSION_PHRASE = 'abuse boss fly battle rubber wasp afraid hamster guide essence vibrant tattoo'
 const LIBSESSION_SESSION_ID = '05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72'
 const dirs: Array<{ remove: () => Promise<void> }> = []
-afterAll(async () => { for (const d of dirs) await d.remove() })
+afterAll(async () => {
+  await stopAllSotto()
+  for (const d of dirs) await d.remove()
+})
 async function fresh (): Promise<string> { const d = await tempDir(); dirs.push(d); return d.path }
 
 describe('sotto CLI', () => {
@@ -115,6 +120,28 @@ describe('sotto CLI', () => {
     expect((await stat(join(root, 'd', 'account', 'keyfile.json'))).mode & 0o777).toBe(0o600)
   })
 
+  it('C2: after init, a run of sotto start and a contact added, every folder in the data folder is 0700 and every file 0600', async () => {
+    const root = await fresh()
+    const dir = join(root, 'd')
+    expect((await runSotto(['init', '--data-dir', dir], { env: { SOTTO_PASSPHRASE: PASS } })).code).toBe(0)
+    const node = await startSotto({ dataDir: dir, passphrase: PASS })
+    try {
+      const added = await node.cli(['contacts', 'add', LIBSESSION_SESSION_ID, '--name', 'Carol'])
+      expect(added.code, added.stderr).toBe(0)
+    } finally {
+      expect(await node.stop()).toBe(0)
+    }
+    const modes: Array<[string, number, boolean]> = []
+    async function walk (p: string): Promise<void> {
+      const s = await stat(p)
+      modes.push([p.slice(dir.length), s.mode & 0o777, s.isDirectory()])
+      if (s.isDirectory()) for (const name of await readdir(p)) await walk(join(p, name))
+    }
+    await walk(dir)
+    expect(modes.some(([p]) => p.startsWith('/account/db/'))).toBe(true)
+    expect(modes.filter(([, mode, isDir]) => mode !== (isDir ? 0o700 : 0o600)).map(([p, mode]) => `${p} ${mode.toString(8)}`)).toEqual([])
+  })
+
   it('C3: errors are one line without a stack trace, unless --debug', async () => {
     const root = await fresh()
     const plain = await runSotto(['id', '--data-dir', root], { env: { SOTTO_PASSPHRASE: PASS } })
@@ -134,6 +161,47 @@ describe('sotto CLI', () => {
     const r = await runSotto(['start', '--data-dir', root, '--no-mdns', '--api-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0'], { env: { SOTTO_PASSPHRASE: 'not the passphrase' }, timeoutMs: 15_000 })
     expect(r.code).toBe(2)
     expect(r.stderr.trim()).toBe('sotto: wrong passphrase')
+  })
+
+  it('C1: sotto send reads the text from stdin when none is given, so it stays out of argv; help says why', async () => {
+    const a = await startTestNode()
+    const b = await startTestNode({ bootstrapFrom: [a.node] })
+    try {
+      await a.node.controller.createAccount(TEST_PASSPHRASE)
+      const bob = await b.node.controller.createAccount(TEST_PASSPHRASE)
+      await a.node.controller.messenger().contacts.add(bob.sessionId as never, 'Bob')
+      await waitFor('both records published', async () => (await a.node.controller.status()).dht.recordPublished && (await b.node.controller.status()).dht.recordPublished)
+
+      const text = 'words for Bob only\nand a second line'
+      const piped = await runSotto(['send', 'Bob', '--data-dir', a.dataDir], { input: text + '\n' })
+      expect(piped.code, piped.stderr).toBe(0)
+      expect(piped.stdout.trim()).toBe('delivered')
+      // B committed it before acknowledging: it is in B's inbox now, the final newline dropped.
+      expect((await b.node.controller.messenger().log.inbox(0)).map((m) => m.text)).toEqual([text])
+
+      // Text on the command line still works (documented as visible to other local users).
+      const argv = await runSotto(['send', 'Bob', 'from', 'argv', '--data-dir', a.dataDir])
+      expect(argv.code, argv.stderr).toBe(0)
+      expect((await b.node.controller.messenger().log.inbox(0)).map((m) => m.text)).toEqual([text, 'from argv'])
+      // Nothing on stdin and nothing on the command line: a usage error, nothing sent.
+      const empty = await runSotto(['send', 'Bob', '--data-dir', a.dataDir], { input: '' })
+      expect(empty.code).toBe(1)
+      expect(empty.stderr).toMatch(/usage: sotto send CONTACT/)
+      expect(await b.node.controller.messenger().log.inbox(0)).toHaveLength(2)
+
+      const help = await runSotto(['send', '--help'])
+      expect(help.stdout).toMatch(/echo .* \| sotto send/)
+      expect(help.stdout).toMatch(/visible to other users of\s+this computer/)
+    } finally {
+      await Promise.all([a.node.stop(), b.node.stop()])
+    }
+  })
+
+  it('sotto open with no node running says so in one line and exits 2', async () => {
+    const root = await fresh()
+    const r = await runSotto(['open', '--data-dir', root])
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim()).toBe('sotto: no Sotto node is running for this data folder (start one with: sotto start)')
   })
 
   it('refuses a short passphrase for a new account', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { watch, type FSWatcher } from 'node:fs'
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { scrypt as nobleScrypt } from '@noble/hashes/scrypt.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,6 +27,18 @@ async function snapshot (dir: string): Promise<Map<string, Buffer>> {
       if (e.isDirectory()) await walk(p)
       else out.set(p, await readFile(p))
     }
+  }
+  await walk(dir)
+  return out
+}
+
+/** [path relative to dir, permission bits, is a folder] for dir and everything under it. */
+async function fileModes (dir: string): Promise<Array<[string, number, boolean]>> {
+  const out: Array<[string, number, boolean]> = []
+  async function walk (p: string): Promise<void> {
+    const s = await stat(p)
+    out.push([p.slice(dir.length + 1) || '.', s.mode & 0o777, s.isDirectory()])
+    if (s.isDirectory()) for (const name of await readdir(p)) await walk(join(p, name))
   }
   await walk(dir)
   return out
@@ -171,6 +183,33 @@ describe('the encrypted account store', () => {
     for (const [path, bytes] of files) {
       for (const needle of needles) expect(bytes.includes(needle), `${path} contains a secret`).toBe(false)
     }
+  })
+
+  it('L1: after creating an account and writing to it, every folder of the data folder is 0700 and every file 0600', async () => {
+    const dir = await dataDir()
+    const account = await createAccount(dir, PASS, new Uint8Array(16).fill(5), { kdf })
+    for (let i = 0; i < 20; i++) await account.store.put(['msg', 'log', i], jsonValue({ n: i, text: 'x'.repeat(2000) }))
+    await account.close()
+    // Reopening replays LevelDB's log into new files: those too.
+    const again = await openAccount(dir, PASS)
+    await again.store.put(['meta', 'counter'], jsonValue({ n: 20 }))
+    await again.close()
+    const modes = await fileModes(dir)
+    expect(modes.some(([path]) => path.includes(`${ACCOUNT_DIR}/db/`))).toBe(true)
+    const wrong = modes.filter(([, mode, isDir]) => mode !== (isDir ? 0o700 : 0o600)).map(([path, mode]) => `${path} ${mode.toString(8)}`)
+    expect(wrong).toEqual([])
+  })
+
+  it('L1: a database folder left 0755/0644 by an older version is made private when the account opens', async () => {
+    const dir = await dataDir()
+    const account = await createAccount(dir, PASS, new Uint8Array(16).fill(6), { kdf })
+    await account.close()
+    const db = join(dir, ACCOUNT_DIR, 'db')
+    await chmod(db, 0o755)
+    for (const name of await readdir(db)) await chmod(join(db, name), 0o644)
+    await (await openAccount(dir, PASS)).close()
+    const wrong = (await fileModes(dir)).filter(([, mode, isDir]) => mode !== (isDir ? 0o700 : 0o600)).map(([path, mode]) => `${path} ${mode.toString(8)}`)
+    expect(wrong).toEqual([])
   })
 
   it('L4: a process killed at any point of its writes leaves the store openable and consistent', async () => {
