@@ -208,7 +208,11 @@ function render () {
   } })
   const requests = state.contacts.filter((c) => c.state === 'request')
   const chats = state.contacts.filter((c) => c.state !== 'request')
+  const rollback = state.status.rollback
+    ? h('div', { class: 'banner', id: IDS.rollbackBanner, role: 'alert' }, 'This data folder is an older copy than this computer had (restored from a backup?). Your conversations restarted their encryption; messages received after the copy was made may show again.')
+    : null
   const sidebar = h('aside', { class: 'sidebar' },
+    rollback,
     h('div', { class: 'me' },
       h('strong', {}, 'Your Session ID'),
       h('div', { class: 'id', id: IDS.ownId }, me),

@@ -32,6 +32,7 @@ export declare const IDS: {
   readonly conversation: string
   readonly conversationTitle: string
   readonly identityBanner: string
+  readonly rollbackBanner: string
   readonly messages: string
   readonly composer: string
   readonly sendButton: string

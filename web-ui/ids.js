@@ -32,6 +32,7 @@ export const IDS = {
   conversation: 'conversation',
   conversationTitle: 'conversation-title',
   identityBanner: 'identity-banner',
+  rollbackBanner: 'rollback-banner',
   messages: 'messages',
   composer: 'composer',
   sendButton: 'send-button',

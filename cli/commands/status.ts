@@ -17,6 +17,7 @@ many peers it is connected to, and whether your prekey record is published in th
     out(io, `peer id:    ${s.peerId}`)
     out(io, `peers:      ${s.peers} connected, ${s.dht.routingTable} in the DHT routing table`)
     out(io, `record:     ${s.dht.recordPublished ? `published${s.dht.publishedAt !== undefined ? ' at ' + new Date(s.dht.publishedAt).toLocaleTimeString() : ''}` : 'not published'}`)
+    if (s.rollback !== undefined) out(io, `WARNING:    this data folder is an older copy than this machine had (found ${new Date(s.rollback.detectedAt).toLocaleString()}); sessions were restarted, and messages received after the copy was made may show again`)
     if (s.mailbox !== undefined) out(io, `mailbox:    holding ${s.mailbox.envelopes} envelopes (${s.mailbox.bytes} bytes) for others`)
     out(io, 'addresses:')
     for (const a of s.addresses) out(io, `  ${a}`)

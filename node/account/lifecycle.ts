@@ -8,7 +8,7 @@
  * the UI locked (idle time, or "lock" in the UI) the account stays open so messages keep
  * arriving, but nothing personal is served until the passphrase is given again (R14).
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { wipe } from '../bytes.js'
 import type { SottoError } from '../errors.js'
 import { entropyToPhrase, phraseToEntropy } from '../identity/phrase.js'
@@ -20,9 +20,11 @@ import type { Network } from '../net/network.js'
 import { MailCollector } from '../net/mailbox/collector.js'
 import { mailboxKeyFor, signOwnerProof } from '../net/mailbox/proof.js'
 import { accountDir, accountExists, createAccount, openAccount, type Account } from '../store/account.js'
+import { withEpoch, type EpochStore } from '../store/epoch.js'
 import type { ScryptParams } from '../store/kdf.js'
 import { readKeyFile, unwrapDataKey } from '../store/keyfile.js'
 import { openAccountCrypto, type AccountCrypto } from './account-crypto.js'
+import { defaultStateDir, RollbackGuard } from './rollback-guard.js'
 import { AccountStateError } from './errors.js'
 import { RecordPublisher } from './record-publisher.js'
 import { UnlockThrottle } from './unlock-throttle.js'
@@ -34,6 +36,11 @@ export const IDLE_CHECK_MS = 15_000
 export const FIRST_PUBLISH_DELAY_MS = 300
 /** Mail is collected shortly after a peer connects: it may be one of our mailboxes. */
 export const COLLECT_ON_CONNECT_DELAY_MS = 200
+
+/** The key that names this account's epoch file: derived from the identity, used for nothing else. */
+function rollbackSecret (signingSeed: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update('sotto/rollback-name-key/v1\0').update(signingSeed).digest())
+}
 
 export type AccountState = 'no-account' | 'locked' | 'unlocked'
 
@@ -54,10 +61,16 @@ export interface AccountLifecycleInit {
   kdf?: ScryptParams
   /** Delay before read receipts (E5); tests shorten it. */
   receiptDelayMs?: () => number
+  /** Where the write count of each store is kept, outside the data folder (L7); default defaultStateDir(). */
+  stateDir?: string
 }
+
+/** What the node found when the data folder turned out to be an older copy (L7). */
+export interface RollbackNotice { detectedAt: number, storeEpoch: number, keptEpoch: number }
 
 interface OpenAccount {
   account: Account
+  guard: RollbackGuard
   crypto: AccountCrypto
   messenger: Messenger
   mail: MailCollector
@@ -91,6 +104,9 @@ export class AccountLifecycle {
   get sessionId (): SessionId | undefined {
     return this.open !== undefined && !this.uiLocked ? this.open.account.identity.sessionId : undefined
   }
+
+  /** Set when the open account's data folder was found to be an older copy. */
+  rollback: RollbackNotice | undefined
 
   get recordPublishedAt (): number | undefined { return this.open?.publisher.publishedAt }
   get publishedRecord (): Uint8Array | undefined { return this.open?.publisher.record }
@@ -167,6 +183,7 @@ export class AccountLifecycle {
     o.messenger.stop()
     o.mail.stop()
     await o.publisher.stop()
+    await o.guard.flush()
     await o.account.close()
   }
 
@@ -194,10 +211,15 @@ export class AccountLifecycle {
   private async openWith (account: Account): Promise<void> {
     const { network, logger, now } = this.init
     const identity = account.identity
-    const crypto = await openAccountCrypto({ account, fetchRecord: async (peer, options) => await network.fetchRecord(peer, options), now })
+    // Every batch counts; the count is kept outside the data folder too, so an older copy shows.
+    const store = await withEpoch(account.store)
+    const guard = await RollbackGuard.open(this.init.stateDir ?? defaultStateDir(), rollbackSecret(identity.signingSeed), store.instanceId)
+    const check = guard.check(store.epoch)
+    store.onCommitted((n) => { guard.committed(n) })
+    const crypto = await openAccountCrypto({ identity, store, fetchRecord: async (peer, options) => await network.fetchRecord(peer, options), now })
     const messenger = new Messenger({
       self: identity.sessionId,
-      store: account.store,
+      store,
       crypto,
       transport: network.transport,
       logger: logger.forComponent('sotto:messenger'),
@@ -222,7 +244,9 @@ export class AccountLifecycle {
       now,
       onPublished: () => { this.emit({ type: 'changed' }) }
     })
-    this.open = { account, crypto, messenger, mail, publisher }
+    this.rollback = undefined
+    if (check.rolledBack) await this.recoverFromRollback(store, guard, crypto, messenger)
+    this.open = { account, guard, crypto, messenger, mail, publisher }
     network.onEnvelope(async (envelope) => {
       const verdict = await messenger.receive(envelope)
       // A consumed one-time prekey must disappear from the published record soon.
@@ -237,6 +261,23 @@ export class AccountLifecycle {
     // (the API, the printed link, sending) needs to wait for it.
     void publisher.start()
     this.emit({ type: 'changed' })
+  }
+
+  /**
+   * The data folder is older than what this machine saw of it (restored from a copy). Its
+   * ratchet states may be behind: sending on them would reuse message keys, so every session
+   * starts again from the contact's record; its one-time prekeys may already have been used,
+   * so they are replaced. Messages received after the copy was taken cannot be told apart from
+   * new ones and may arrive again; the user is told (status, web UI, `sotto status`).
+   */
+  private async recoverFromRollback (store: EpochStore, guard: RollbackGuard, crypto: AccountCrypto, messenger: Messenger): Promise<void> {
+    const check = guard.check(store.epoch)
+    this.log.warn('the data folder is an older copy than this machine saw; sessions restart', { storeEpoch: check.storeEpoch, keptEpoch: check.keptEpoch })
+    for (const contact of await messenger.contacts.list()) await crypto.reset(contact.sessionId)
+    await crypto.replaceOneTimePrekeys()
+    await store.advanceTo(check.keptEpoch + 1)
+    await guard.flush()
+    this.rollback = { detectedAt: this.init.now(), storeEpoch: check.storeEpoch, keptEpoch: check.keptEpoch }
   }
 
   /**

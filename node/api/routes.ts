@@ -18,6 +18,12 @@ export interface NodeStatus {
   peers: number
   dht: { routingTable: number, recordPublished: boolean, publishedAt?: number }
   mailbox?: { envelopes: number, bytes: number }
+  /**
+   * Set when the data folder was found, at unlock, to be an older copy than this machine had
+   * seen (restored from a backup): sessions were restarted, and messages received after the
+   * copy was taken may show again. Only while unlocked.
+   */
+  rollback?: { detectedAt: number }
 }
 
 export interface Settings { idleLockMinutes: number, bootstrap: string[] }

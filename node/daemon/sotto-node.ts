@@ -67,7 +67,8 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     idleLockMs: () => init.idleLockMs ?? settings.idleLockMinutes * 60_000,
     onEvent: onAccountEvent,
     kdf: init.kdf,
-    receiptDelayMs: init.receiptDelayMs
+    receiptDelayMs: init.receiptDelayMs,
+    stateDir: init.stateDir
   })
 
   async function status (): Promise<NodeStatus> {
@@ -80,7 +81,8 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
       addresses: network.addresses(),
       peers: stats.peers,
       dht: { routingTable: stats.routingTable, recordPublished: publishedAt !== undefined, publishedAt },
-      mailbox: stats.mailbox
+      mailbox: stats.mailbox,
+      rollback: account.rollback !== undefined && account.sessionId !== undefined ? { detectedAt: account.rollback.detectedAt } : undefined
     }
   }
 

@@ -31,6 +31,8 @@ export interface SottoNodeInit {
   webUiDir?: string
   /** Delay before read receipts (E5); tests shorten it. */
   receiptDelayMs?: () => number
+  /** Where each store's write count is kept, outside the data folder (L7); default: SOTTO_STATE_DIR or the per-user state folder. */
+  stateDir?: string
   /** Idle time after which the API locks (A7); default 15 min, changeable in settings. */
   idleLockMs?: number
   now?: () => number
