@@ -18,8 +18,14 @@ export const PQXDH_INFO = 'Sotto_CURVE25519_SHA-256_ML-KEM-1024'
 export const ROOT_KDF_INFO = utf8('Sotto_Ratchet_v1')
 /** Message key -> AEAD key and nonce (DR §5.2, ENCRYPT). */
 export const MESSAGE_KDF_INFO = utf8('Sotto_MessageKeys_v1')
-/** Sealed envelope key derivation. */
-export const SEALED_KDF_INFO = utf8('Sotto_SealedEnvelope_v1')
+/**
+ * Sealed envelope, version 2 (after libsignal's sealed sender v1, whose HKDFs take an empty
+ * info and a "UnidentifiedDelivery" salt prefix; ours name the application, layer and version
+ * here instead): the ephemeral layer's chain key, key and nonce, and the static layer's key
+ * and nonce. PROTOCOL.md §7.1.
+ */
+export const SEALED_EPHEMERAL_INFO = utf8('Sotto_SealedSender_v2_Ephemeral')
+export const SEALED_STATIC_INFO = utf8('Sotto_SealedSender_v2_Static')
 /** Message ids handed to the messaging layer (never a signature hash, K7). */
 export const MESSAGE_ID_CONTEXT = utf8('Sotto/message-id/v1\0')
 
@@ -62,7 +68,12 @@ export const BUNDLE_VERSION = 1
 export const BUNDLE_RECORD_TYPE = 0x50
 export const INITIAL_MESSAGE_VERSION = 1
 export const RATCHET_MESSAGE_VERSION = 1
-export const ENVELOPE_VERSION = 1
+/**
+ * 2: the sender's identity is proven by a second (static) layer, libsignal's sealed sender v1
+ * structure. Version 1 named the sender without proof and is refused (ERR_UNKNOWN_VERSION):
+ * accepting it would let a forger skip the proof.
+ */
+export const ENVELOPE_VERSION = 2
 export const SESSION_RECORD_VERSION = 1
 export const PREKEY_STATE_VERSION = 1
 
@@ -112,6 +123,22 @@ export const MAX_SKIP = 1000
 export const MAX_SKIPPED_KEYS = 2000
 /** Skipped keys older than this are deleted (R7; DR §6.5 suggests deleting by age). */
 export const SKIPPED_KEY_MAX_AGE_MS = 30 * 24 * 3600 * 1000
+/**
+ * Chain steps one incoming message may cause before an AEAD check succeeds, over all the
+ * session states it is tried in: as many as DR §3.5 lets one message skip in one chain, so
+ * a message that opens nowhere costs no more than the costliest message that opens. The
+ * current state is tried first with all of it; an archived state gets what is left (messages
+ * in an archived session, H14, come early in their chains). Skipped message keys, and the
+ * previous chain's up to PN, are derived only after the AEAD check and are not part of this.
+ */
+export const MAX_SKIP_WORK_PER_MESSAGE = MAX_SKIP
+/**
+ * Session states one message with an unknown ratchet key is tried in (current first). Each try
+ * costs an X25519 and a KDF_RK before its AEAD check. A ratchet key a state already knows
+ * (a receiving chain or a skipped key) is tried in that state only, at no DH cost. Three covers
+ * simultaneous initiation (H14), where the peer answers in the session we archived last.
+ */
+export const MAX_NEW_CHAIN_TRIALS = 3
 /** Receiving chains kept per state (libsignal MAX_RECEIVER_CHAINS = 5). */
 export const MAX_RECEIVER_CHAINS = 5
 /**
@@ -119,6 +146,13 @@ export const MAX_RECEIVER_CHAINS = 5
  * initiation, H14; libsignal keeps 40, we keep few because each may hold skipped keys).
  */
 export const MAX_ARCHIVED_STATES = 5
+/**
+ * Contacts' session records kept decoded in memory, least recently used evicted first (R13);
+ * the rest are read from the store when needed (a read and a decode, well under a
+ * millisecond). A record can hold up to MAX_SKIPPED_KEYS skipped keys (about 200 KiB
+ * decoded), so 256 records stay below about 50 MiB however many senders write to us.
+ */
+export const MAX_CACHED_SESSION_RECORDS = 256
 /**
  * H15: a session we started that the peer never answered is not used to send after this
  * (libsignal MAX_UNACKNOWLEDGED_SESSION_AGE = 30 days); the next send starts a new one.
@@ -135,5 +169,5 @@ export const MAX_UNACKNOWLEDGED_SESSION_AGE_MS = 30 * 24 * 3600 * 1000
  * notices and initial messages look alike (E7); then powers of two, as Session pads.
  */
 export const PADDING_BUCKETS = [2048, 4096, 8192, 16384, 32768, 65536] as const
-/** The largest plaintext an envelope carries (the last bucket, less framing). */
-export const MAX_ENVELOPE_BYTES = 65536 + 64
+/** The largest envelope: the last bucket plus the envelope's header, static layer and tag (PROTOCOL.md §7.1). */
+export const MAX_ENVELOPE_BYTES = 65536 + 34 + 49 + 16

@@ -1,108 +1,169 @@
 /**
- * Sealed envelopes (R8; after Signal's sealed sender, simplified to one ECIES layer): the
- * session message and the sender's identity travel inside an outer layer encrypted to the
- * recipient's identity X25519 key with a fresh ephemeral key, so a carrier learns only the
- * recipient (the mailbox it was handed to) and a padded size (E1). This layer does not
- * authenticate the sender: the session inside does (its AEAD binds both identities), and the
- * session manager refuses an inner sender that does not match the session (E2).
+ * Sealed envelopes, version 2 (R8, E1, E2): the structure of libsignal's sealed sender v1
+ * (rust/protocol/src/sealed_sender.rs: `sealed_sender_v1::EphemeralKeys::calculate`,
+ * `StaticKeys::calculate`, `sealed_sender_encrypt_from_usmc`, `sealed_sender_decrypt_to_usmc`),
+ * with AES-256-GCM and HKDF-derived nonces in place of AES-CTR + HMAC. Sealed sender is not a
+ * published specification; docs/PROTOCOL.md §7.1 writes this format out byte by byte.
  *
- *   envelope = u8 version 0x01 | 0x05 | E (32) | AES-256-GCM(k, n, pad(inner), AD = 0x01 | 0x05 | E | 0x05 | R)
- *   k (32) || n (12) = HKDF-SHA256(ikm = X25519(e, R), salt = E || R, info = "Sotto_SealedEnvelope_v1", 44)
- *   inner    = u8 kind (0x01 initial, 0x02 ratchet) | 0x05 | sender identity X25519 (32) | message
- * Every failure to open (not for us, tampered, bad padding) is one EnvelopeError (E3, E6).
+ *   e = fresh X25519 pair, R = recipient identity X25519, S/s = sender identity X25519
+ *   header     = u8 0x02 | 0x05 | E (32)
+ *   ephemeral layer (EphemeralKeys): chain (32) || k_e (32) || n_e (12)
+ *                = HKDF-SHA256(ikm = X25519(e, R), salt = 0x05 | R | 0x05 | E, info = SEALED_EPHEMERAL_INFO, 76)
+ *     static_ct  = AES-256-GCM(k_e, n_e, 0x05 | S, AD = header | 0x05 | R)                  (49 bytes)
+ *   static layer (StaticKeys):       k_s (32) || n_s (12)
+ *                = HKDF-SHA256(ikm = X25519(s, R), salt = chain | static_ct, info = SEALED_STATIC_INFO, 44)
+ *     message_ct = AES-256-GCM(k_s, n_s, pad(content), AD = header | static_ct)
+ *   envelope   = header | static_ct | message_ct
+ *   content    = u8 kind (0x01 initial, 0x02 ratchet) | session message
+ *
+ * The carrier sees the recipient (the mailbox it was handed to) and the padded size (E1). The
+ * ephemeral layer hides who sent it; the static layer proves it: only the holders of s or of
+ * R's private key can compute X25519(s, R), so an envelope naming a contact it was not made
+ * by fails here, before any session work (E2). Keys are fresh per envelope (e is fresh, and the
+ * static layer's salt holds the ephemeral chain key), so no (key, nonce) pair repeats (R10).
+ * Every failure to open (not for us, tampered, not made by the sender it names, bad padding)
+ * is one EnvelopeError (E3, E6).
  */
 import type { KeyObject } from 'node:crypto'
-import { KEY_TYPE_X25519, ENVELOPE_VERSION, SEALED_KDF_INFO } from './constants.js'
-import { EnvelopeError, DecodeError } from './errors.js'
+import { concatBytes, wipe } from '../bytes.js'
+import { ENVELOPE_VERSION, KEY_TYPE_X25519, SEALED_EPHEMERAL_INFO, SEALED_STATIC_INFO } from './constants.js'
+import { DecodeError, EnvelopeError } from './errors.js'
 import { aeadDecrypt, aeadEncrypt, AEAD_TAG_BYTES } from './primitives/aead.js'
 import { hkdfSha256 } from './primitives/kdf.js'
-import { checkX25519PublicKey, X25519KeyPair } from './primitives/x25519.js'
+import { checkX25519PublicKey, importX25519PublicKey, X25519KeyPair } from './primitives/x25519.js'
 import type { RandomSource } from './random.js'
 import { pad, unpad } from './padding.js'
-import { wipe } from '../bytes.js'
 
 export const ENVELOPE_HEADER_BYTES = 34
-export const ENVELOPE_OVERHEAD = ENVELOPE_HEADER_BYTES + AEAD_TAG_BYTES
+/** 0x05 | S (33) and its tag. */
+export const STATIC_CIPHERTEXT_BYTES = 33 + AEAD_TAG_BYTES
+/** Everything an envelope adds to its padded content. */
+export const ENVELOPE_OVERHEAD = ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES + AEAD_TAG_BYTES
 
-export const INNER_KIND_INITIAL = 0x01
-export const INNER_KIND_RATCHET = 0x02
+export const CONTENT_KIND_INITIAL = 0x01
+export const CONTENT_KIND_RATCHET = 0x02
 
-export interface Inner {
-  readonly kind: typeof INNER_KIND_INITIAL | typeof INNER_KIND_RATCHET
-  readonly sender: Uint8Array
+export interface Content {
+  readonly kind: typeof CONTENT_KIND_INITIAL | typeof CONTENT_KIND_RATCHET
   readonly message: Uint8Array
 }
 
-function envelopeKeys (shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array): { key: Uint8Array, nonce: Uint8Array } {
-  const salt = new Uint8Array(64)
-  salt.set(ephemeral, 0)
-  salt.set(recipient, 32)
-  const out = hkdfSha256(shared, salt, SEALED_KDF_INFO, 44)
-  return { key: out.subarray(0, 32), nonce: out.subarray(32) }
+export interface OpenedEnvelope {
+  /** The sender's identity X25519 key, proven by the static layer. */
+  readonly sender: Uint8Array
+  /** The unpadded content (decodeContent). */
+  readonly content: Uint8Array
 }
 
-function envelopeAd (ephemeral: Uint8Array, recipient: Uint8Array): Uint8Array {
-  const ad = new Uint8Array(67)
-  ad[0] = ENVELOPE_VERSION
-  ad[1] = KEY_TYPE_X25519
-  ad.set(ephemeral, 2)
-  ad[34] = KEY_TYPE_X25519
-  ad.set(recipient, 35)
-  return ad
+/** A public key handle for the static layer's DH; the caller may hand out a cached one. */
+export type SenderKeyResolver = (sender: Uint8Array) => KeyObject | undefined
+
+interface EphemeralKeys { chain: Uint8Array, key: Uint8Array, nonce: Uint8Array }
+
+/** libsignal `EphemeralKeys::calculate`: salt = recipient, then ephemeral key (with type bytes). */
+function ephemeralKeys (shared: Uint8Array, recipient: Uint8Array, ephemeral: Uint8Array): EphemeralKeys {
+  const salt = new Uint8Array(66)
+  salt[0] = KEY_TYPE_X25519
+  salt.set(recipient, 1)
+  salt[33] = KEY_TYPE_X25519
+  salt.set(ephemeral, 34)
+  const out = hkdfSha256(shared, salt, SEALED_EPHEMERAL_INFO, 76)
+  return { chain: out.subarray(0, 32), key: out.subarray(32, 64), nonce: out.subarray(64, 76) }
 }
 
-export function encodeInner (inner: Inner): Uint8Array {
-  const out = new Uint8Array(34 + inner.message.length)
-  out[0] = inner.kind
-  out[1] = KEY_TYPE_X25519
-  out.set(inner.sender, 2)
-  out.set(inner.message, 34)
+/** libsignal `StaticKeys::calculate`: salt = the ephemeral chain key, then the static ciphertext. */
+function staticKeys (shared: Uint8Array, chain: Uint8Array, staticCiphertext: Uint8Array): { key: Uint8Array, nonce: Uint8Array } {
+  const out = hkdfSha256(shared, concatBytes(chain, staticCiphertext), SEALED_STATIC_INFO, 44)
+  return { key: out.subarray(0, 32), nonce: out.subarray(32, 44) }
+}
+
+function header (ephemeral: Uint8Array): Uint8Array {
+  const h = new Uint8Array(ENVELOPE_HEADER_BYTES)
+  h[0] = ENVELOPE_VERSION
+  h[1] = KEY_TYPE_X25519
+  h.set(ephemeral, 2)
+  return h
+}
+
+export function encodeContent (content: Content): Uint8Array {
+  const out = new Uint8Array(1 + content.message.length)
+  out[0] = content.kind
+  out.set(content.message, 1)
   return out
 }
 
-export function decodeInner (bytes: Uint8Array): Inner {
-  if (bytes.length < 34) throw new DecodeError('envelope content: truncated')
+export function decodeContent (bytes: Uint8Array): Content {
+  if (bytes.length < 1) throw new DecodeError('envelope content: truncated')
   const kind = bytes[0]
-  if (kind !== INNER_KIND_INITIAL && kind !== INNER_KIND_RATCHET) throw new DecodeError('envelope content: unknown kind')
-  if (bytes[1] !== KEY_TYPE_X25519) throw new DecodeError('envelope content: sender key has the wrong type')
-  const sender = bytes.slice(2, 34)
-  checkX25519PublicKey(sender, 'sender identity')
-  return { kind, sender, message: bytes.subarray(34) }
+  if (kind !== CONTENT_KIND_INITIAL && kind !== CONTENT_KIND_RATCHET) throw new DecodeError('envelope content: unknown kind')
+  return { kind, message: bytes.subarray(1) }
 }
 
-/** Seals `inner` for the holder of the X25519 identity key `recipient`. */
-export function sealEnvelope (recipient: Uint8Array, inner: Uint8Array, random: RandomSource, recipientHandle?: KeyObject): Uint8Array {
+/**
+ * Seals `content` from the holder of the identity key `sender` for the holder of the X25519
+ * identity key `recipient` (libsignal `sealed_sender_encrypt_from_usmc`).
+ */
+export function sealEnvelope (sender: X25519KeyPair, recipient: Uint8Array, content: Uint8Array, random: RandomSource, recipientHandle?: KeyObject): Uint8Array {
+  const remote = recipientHandle ?? importX25519PublicKey(recipient)
   const e = X25519KeyPair.generate(random)
-  const shared = e.agree(recipientHandle ?? recipient)
+  const ephemeralShared = e.agree(remote)
   e.wipe()
-  const { key, nonce } = envelopeKeys(shared, e.publicKey, recipient)
-  wipe(shared)
-  const sealed = aeadEncrypt(key, nonce, pad(inner), envelopeAd(e.publicKey, recipient))
-  wipe(key)
-  const out = new Uint8Array(ENVELOPE_HEADER_BYTES + sealed.length)
-  out[0] = ENVELOPE_VERSION
-  out[1] = KEY_TYPE_X25519
-  out.set(e.publicKey, 2)
-  out.set(sealed, ENVELOPE_HEADER_BYTES)
+  const eph = ephemeralKeys(ephemeralShared, recipient, e.publicKey)
+  wipe(ephemeralShared)
+  const head = header(e.publicKey)
+  const staticCiphertext = aeadEncrypt(eph.key, eph.nonce, concatBytes(Uint8Array.of(KEY_TYPE_X25519), sender.publicKey), concatBytes(head, Uint8Array.of(KEY_TYPE_X25519), recipient))
+  const staticShared = sender.agree(remote)
+  const stat = staticKeys(staticShared, eph.chain, staticCiphertext)
+  wipe(staticShared, eph.chain, eph.key)
+  const sealed = aeadEncrypt(stat.key, stat.nonce, pad(content), concatBytes(head, staticCiphertext))
+  wipe(stat.key)
+  const out = new Uint8Array(ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES + sealed.length)
+  out.set(head, 0)
+  out.set(staticCiphertext, ENVELOPE_HEADER_BYTES)
+  out.set(sealed, ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES)
   return out
 }
 
-/** Opens an envelope sealed to `identity`; returns the unpadded inner bytes or throws EnvelopeError. */
-export function openEnvelope (identity: X25519KeyPair, envelope: Uint8Array): Uint8Array {
+/**
+ * Opens an envelope sealed to `identity` (libsignal `sealed_sender_decrypt_to_usmc`, v1): the
+ * ephemeral layer gives the claimed sender, the static layer proves it. Throws EnvelopeError
+ * for anything that does not open; ERR_UNKNOWN_VERSION for another version byte.
+ */
+export function openEnvelope (identity: X25519KeyPair, envelope: Uint8Array, resolveSender: SenderKeyResolver = () => undefined): OpenedEnvelope {
   if (envelope.length < ENVELOPE_OVERHEAD) throw new EnvelopeError('ERR_ENVELOPE')
   if (envelope[0] !== ENVELOPE_VERSION) throw new EnvelopeError('ERR_UNKNOWN_VERSION')
   if (envelope[1] !== KEY_TYPE_X25519) throw new EnvelopeError('ERR_ENVELOPE')
-  const ephemeral = envelope.subarray(2, 34)
-  let shared: Uint8Array
+  const head = envelope.subarray(0, ENVELOPE_HEADER_BYTES)
+  const ephemeral = envelope.subarray(2, ENVELOPE_HEADER_BYTES)
+  const staticCiphertext = envelope.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES)
+  const fail = (): EnvelopeError => new EnvelopeError('ERR_ENVELOPE')
+
+  let ephemeralShared: Uint8Array
   try {
     checkX25519PublicKey(ephemeral, 'envelope key')
-    shared = identity.agree(ephemeral)
+    ephemeralShared = identity.agree(ephemeral)
   } catch {
-    throw new EnvelopeError('ERR_ENVELOPE')
+    throw fail()
   }
-  const { key, nonce } = envelopeKeys(shared, ephemeral, identity.publicKey)
-  wipe(shared)
-  const padded = aeadDecrypt(key, nonce, envelope.subarray(ENVELOPE_HEADER_BYTES), envelopeAd(ephemeral, identity.publicKey), () => new EnvelopeError('ERR_ENVELOPE'))
-  wipe(key)
-  return unpad(padded)
+  const eph = ephemeralKeys(ephemeralShared, identity.publicKey, ephemeral)
+  wipe(ephemeralShared)
+  const claimed = aeadDecrypt(eph.key, eph.nonce, staticCiphertext, concatBytes(head, Uint8Array.of(KEY_TYPE_X25519), identity.publicKey), fail)
+  wipe(eph.key)
+  if (claimed.length !== 33 || claimed[0] !== KEY_TYPE_X25519) throw fail()
+  const sender = claimed.slice(1)
+
+  let staticShared: Uint8Array
+  try {
+    // The cheap checks only: the full Session ID check of the sender is the caller's, once the
+    // static layer has proven the key (it costs a 255-bit exponentiation).
+    checkX25519PublicKey(sender, 'sender identity')
+    staticShared = identity.agree(resolveSender(sender) ?? importX25519PublicKey(sender))
+  } catch {
+    throw fail()
+  }
+  const stat = staticKeys(staticShared, eph.chain, staticCiphertext)
+  wipe(staticShared, eph.chain)
+  const padded = aeadDecrypt(stat.key, stat.nonce, envelope.subarray(ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES), concatBytes(head, staticCiphertext), fail)
+  wipe(stat.key)
+  return { sender, content: unpad(padded) }
 }

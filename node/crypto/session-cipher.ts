@@ -18,15 +18,15 @@ import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js'
 import { x25519ToSessionId, type SessionId } from '../identity/session-id.js'
 import type { CryptoStoreOp } from './storage.js'
 import type { PrekeyBundle } from './bundle.js'
-import { MAX_ARCHIVED_STATES } from './constants.js'
+import { MAX_ARCHIVED_STATES, MAX_NEW_CHAIN_TRIALS, MAX_SKIP_WORK_PER_MESSAGE } from './constants.js'
 import { BadKeyError, CryptoError, DuplicateMessageError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
 import { associatedData, decodeInitialHeader, encodeInitialHeader, pqxdhInitiate, pqxdhRespond, type InitialHeader } from './pqxdh.js'
 import type { PrekeyStore } from './prekey-store.js'
 import { sha256 } from './primitives/kdf.js'
 import { importX25519PublicKey, type X25519KeyPair } from './primitives/x25519.js'
 import type { RandomSource } from './random.js'
-import { initAlice, initBob, ratchetDecrypt, ratchetEncrypt, type Decryption } from './ratchet/double-ratchet.js'
-import type { Header } from './ratchet/message.js'
+import { initAlice, initBob, ratchetDecrypt, ratchetEncrypt, type Decryption, type WorkBudget } from './ratchet/double-ratchet.js'
+import { decodeRatchetMessage, type Header } from './ratchet/message.js'
 import type { SessionRecord, SessionState } from './session-record.js'
 
 const REPLAY_TAG_CONTEXT = utf8('Sotto/initial-replay-tag/v1\0')
@@ -40,6 +40,11 @@ export type MessageKind = typeof MESSAGE_KIND_INITIAL | typeof MESSAGE_KIND_RATC
 /** Identity key -> checked Session ID (the full K3 check runs once per contact) and handle. */
 export class IdentityCache {
   private readonly map = new Map<string, { sessionId: SessionId, handle: KeyObject }>()
+
+  /** The cached entry, without checking or caching a new key. */
+  peek (key: Uint8Array): { sessionId: SessionId, handle: KeyObject } | undefined {
+    return this.map.get(toHex(key))
+  }
 
   get (key: Uint8Array): { sessionId: SessionId, handle: KeyObject } {
     const hex = toHex(key)
@@ -57,6 +62,11 @@ export class IdentityCache {
     }
     return c
   }
+}
+
+function knowsRatchetKey (state: SessionState, ratchetKey: Uint8Array): boolean {
+  return state.ratchet.receiverChains.some((c) => equalBytes(c.ratchetKey, ratchetKey)) ||
+    state.ratchet.skipped.some((k) => equalBytes(k.ratchetKey, ratchetKey))
 }
 
 export function withArchived (record: SessionRecord, fresh: SessionState): SessionRecord {
@@ -136,6 +146,8 @@ export class SessionCipher {
    */
   async decrypt (record: SessionRecord, sender: Uint8Array, kind: MessageKind, message: Uint8Array, now: number): Promise<SessionDecryption> {
     const states = [record.current, ...record.archived]
+    // What one message may cost before an AEAD check succeeds, over every state it is tried in.
+    const budget: WorkBudget = { chainSteps: MAX_SKIP_WORK_PER_MESSAGE }
     if (kind === MESSAGE_KIND_INITIAL) {
       const { header, rest } = decodeInitialHeader(message)
       // H17/E2: the PQXDH identity must be the sender the envelope names.
@@ -145,11 +157,11 @@ export class SessionCipher {
       if (at >= 0) {
         // More messages of a session we already have (H6: a replay finds its key used).
         const state = states[at] as SessionState
-        const r = ratchetDecrypt(state.ratchet, rest, ad, now, this.random)
+        const r = ratchetDecrypt(state.ratchet, rest, ad, now, this.random, budget)
         return { record: promote(record, at, { ...state, ratchet: r.state }), ops: [], plaintext: r.plaintext, header: r.header, newSession: false, consumedOneTime: undefined }
       }
       const fresh = await this.respond(header, now)
-      const r = ratchetDecrypt(fresh.state.ratchet, rest, ad, now, this.random)
+      const r = ratchetDecrypt(fresh.state.ratchet, rest, ad, now, this.random, budget)
       return {
         record: withArchived(record, { ...fresh.state, ratchet: r.state }),
         ops: fresh.ops,
@@ -159,14 +171,23 @@ export class SessionCipher {
         consumedOneTime: header.oneTimePrekeyId
       }
     }
+    if (states.every((s) => s === undefined)) throw new NoSessionError()
     const ad = directionalAd(sender, this.identity.publicKey)
+    const { ratchetKey } = decodeRatchetMessage(message).header
+    // A ratchet key is one session's (each side makes fresh ones), so a state that knows it
+    // (a receiving chain or a skipped key) is the only one to try. An unknown key may start a
+    // new chain in any state (DR §3.5 DHRatchet): current first, then the newest archived
+    // (H14), in at most MAX_NEW_CHAIN_TRIALS states, each try an X25519 before its AEAD check.
+    const known = states.findIndex((s) => s !== undefined && knowsRatchetKey(s, ratchetKey))
+    const order = known >= 0
+      ? [known]
+      : states.flatMap((s, i) => s === undefined ? [] : [i]).slice(0, MAX_NEW_CHAIN_TRIALS)
     let first: unknown
-    for (let i = 0; i < states.length; i++) {
-      const s = states[i]
-      if (s === undefined) continue
+    for (const i of order) {
+      const s = states[i] as SessionState
       let r: Decryption
       try {
-        r = ratchetDecrypt(s.ratchet, message, ad, now, this.random)
+        r = ratchetDecrypt(s.ratchet, message, ad, now, this.random, budget)
       } catch (err) {
         if (!(err instanceof CryptoError)) throw err
         // A duplicate is known to its own state: no other state can hold that key.

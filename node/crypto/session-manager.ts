@@ -7,7 +7,9 @@
  * The clock, the random source and the bundle lookup are passed in.
  *
  * Operations run one at a time (a queue), and a state reaches the in-memory cache only after
- * its batch landed, so the cache never runs ahead of the store.
+ * its batch landed, so the cache never runs ahead of the store. The cache holds at most
+ * `maxCachedSessions` records, least recently used out first, and never an empty one, so
+ * senders without a session cost it nothing (R13).
  *
  * Store tables: 'session' [peer] (session-record.ts), 'identity' [peer] (the contact's pinned
  * Ed25519 key: u8 version | key (32)), plus those of prekey-store.ts.
@@ -19,13 +21,13 @@ import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger, Logger } from '../log.js'
 import type { CryptoStore, CryptoStoreOp } from './storage.js'
 import { parseBundle, type PrekeyBundle } from './bundle.js'
-import { MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
-import { BadKeyError, DecryptError, IdentityChangedError, NoSessionError } from './errors.js'
+import { MAX_CACHED_SESSION_RECORDS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
+import { BadKeyError, DecryptError, EnvelopeError, IdentityChangedError, NoSessionError } from './errors.js'
 import { PrekeyStore } from './prekey-store.js'
 import { sha256 } from './primitives/kdf.js'
 import { X25519KeyPair } from './primitives/x25519.js'
 import { randomInt, systemRandom, type RandomSource } from './random.js'
-import { decodeInner, encodeInner, openEnvelope, sealEnvelope } from './sealed-sender.js'
+import { decodeContent, encodeContent, openEnvelope, sealEnvelope } from './sealed-sender.js'
 import { SessionCipher } from './session-cipher.js'
 import { capRecordSkipped, decodeSessionRecord, EMPTY_RECORD, encodeSessionRecord, type SessionRecord, type SessionState } from './session-record.js'
 
@@ -46,6 +48,8 @@ export interface SessionManagerInit {
   fetchRecord?: BundleFetcher
   /** Picks which of n one-time prekeys to use, or undefined for none. @default uniform random */
   chooseOneTimePrekey?: (n: number) => number | undefined
+  /** Session records kept decoded in memory (R13). @default MAX_CACHED_SESSION_RECORDS */
+  maxCachedSessions?: number
   logger?: Logger
 }
 
@@ -89,13 +93,17 @@ export class SessionManager {
   private readonly random: RandomSource
   /** The session layer (PQXDH + ratchet over records); this class adds store, pins, queue and envelopes. */
   readonly cipher: SessionCipher
+  /** Decoded records in least recently used order (a Map iterates in insertion order). */
   private readonly records = new Map<string, SessionRecord>()
+  private readonly maxCachedSessions: number
   private queue: Promise<unknown> = Promise.resolve()
   private readonly log: ComponentLogger | undefined
 
   constructor (private readonly init: SessionManagerInit) {
     this.now = init.now ?? Date.now
     this.random = init.random ?? systemRandom
+    this.maxCachedSessions = init.maxCachedSessions ?? MAX_CACHED_SESSION_RECORDS
+    if (!Number.isSafeInteger(this.maxCachedSessions) || this.maxCachedSessions < 1) throw new RangeError('maxCachedSessions must be a positive integer')
     this.identity = X25519KeyPair.fromPrivateKey(init.identity.dhPrivateKey)
     if (!equalBytes(this.identity.publicKey, init.identity.dhPublicKey)) throw new BadKeyError('identity keys do not match')
     this.prekeys = new PrekeyStore({ identity: init.identity, store: init.store, now: this.now, random: this.random })
@@ -132,17 +140,29 @@ export class SessionManager {
 
   private async load (peer: SessionId): Promise<SessionRecord> {
     const cached = this.records.get(peer)
-    if (cached !== undefined) return cached
+    if (cached !== undefined) {
+      this.remember(peer, cached)
+      return cached
+    }
     const bytes = await this.init.store.get(['session', peer])
-    const record = bytes === undefined ? EMPTY_RECORD : decodeSessionRecord(bytes)
-    this.records.set(peer, record)
+    // Nothing stored: not cached either, so a sender without a session takes no room.
+    if (bytes === undefined) return EMPTY_RECORD
+    const record = decodeSessionRecord(bytes)
+    this.remember(peer, record)
     return record
+  }
+
+  /** Puts `record` last in the cache's order, evicting the least recently used beyond the bound. */
+  private remember (peer: SessionId, record: SessionRecord): void {
+    this.records.delete(peer)
+    this.records.set(peer, record)
+    while (this.records.size > this.maxCachedSessions) this.records.delete(this.records.keys().next().value as string)
   }
 
   private async commit (peer: SessionId, record: SessionRecord, ops: readonly CryptoStoreOp[]): Promise<void> {
     const capped = capRecordSkipped(record)
     await this.init.store.batch([{ type: 'put', key: ['session', peer], value: encodeSessionRecord(capped) }, ...ops])
-    this.records.set(peer, capped)
+    this.remember(peer, capped)
   }
 
   async hasSession (peer: SessionId): Promise<boolean> {
@@ -227,8 +247,8 @@ export class SessionManager {
       }
       const state = record.current as SessionState
       const out = this.cipher.encrypt(record, plaintext)
-      const inner = encodeInner({ kind: out.kind, sender: state.localIdentity, message: out.message })
-      const envelope = sealEnvelope(state.remoteIdentity, inner, this.random, this.cipher.contacts.get(state.remoteIdentity).handle)
+      const content = encodeContent({ kind: out.kind, message: out.message })
+      const envelope = sealEnvelope(this.identity, state.remoteIdentity, content, this.random, this.cipher.contacts.get(state.remoteIdentity).handle)
       await this.commit(peer, out.record, [...ops, ...(options.extraOps ?? [])])
       return envelope
     })
@@ -240,9 +260,10 @@ export class SessionManager {
   }
 
   /**
-   * Opens an envelope, authenticates its sender through the session, and commits the new
-   * state plus the caller's writes in one batch. Throws a typed CryptoError and stores
-   * nothing for anything that does not decrypt exactly once.
+   * Opens an envelope (its static layer proves the sender's identity key before any session
+   * work, E2), decrypts it in that sender's session, and commits the new state plus the
+   * caller's writes in one batch. Throws a typed CryptoError and stores nothing for anything
+   * that does not decrypt exactly once.
    */
   async decrypt (envelope: Uint8Array, options: DecryptOptions = {}): Promise<DecryptResult> {
     try {
@@ -257,11 +278,20 @@ export class SessionManager {
   private async decryptNow (envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
     return await this.run(async () => {
       const now = this.now()
-      const inner = decodeInner(openEnvelope(this.identity, envelope))
-      if (equalBytes(inner.sender, this.identity.publicKey)) throw new DecryptError('a message claiming to come from ourselves')
-      const peer = this.cipher.contacts.get(inner.sender).sessionId
-      const r = await this.cipher.decrypt(await this.load(peer), inner.sender, inner.kind, inner.message, now)
-      const id = messageId(inner.sender, r.header.ratchetKey, r.header.counter)
+      const opened = openEnvelope(this.identity, envelope, (key) => this.cipher.contacts.peek(key)?.handle)
+      const { sender } = opened
+      const { kind, message } = decodeContent(opened.content)
+      // A static layer naming our own key needs our private key: we made it, so it is a reflection.
+      if (equalBytes(sender, this.identity.publicKey)) throw new DecryptError('a message claiming to come from ourselves')
+      let peer: SessionId
+      try {
+        // The full Session ID check (K3), now that the key is proven: a key no contact can have.
+        peer = this.cipher.contacts.get(sender).sessionId
+      } catch {
+        throw new EnvelopeError('ERR_ENVELOPE')
+      }
+      const r = await this.cipher.decrypt(await this.load(peer), sender, kind, message, now)
+      const id = messageId(sender, r.header.ratchetKey, r.header.counter)
       const extra = options.commit === undefined ? [] : await options.commit(peer, r.plaintext, id)
       await this.commit(peer, r.record, [...r.ops, ...(options.extraOps ?? []), ...extra])
       if (r.consumedOneTime !== undefined) {

@@ -19,6 +19,23 @@ export const DELIVER_TIMEOUT_MS = 15_000
 /** Concurrent inbound delivery streams per connection; one honest peer needs few. */
 export const MAX_INBOUND_DELIVER_STREAMS = 32
 export const MAX_OUTBOUND_DELIVER_STREAMS = 64
+/**
+ * Direct deliveries one remote peer may make per second, sustained (a token bucket per
+ * PeerId, T3). Every delivered envelope costs two X25519 before the session looks at it
+ * (about 0.1 ms refused, 0.15 ms opened) and one that opens costs a store write, so one peer
+ * at this rate takes at most a sixth of a core; people and their receipts stay far below it,
+ * and a bulk sender (a group fan-out, an outbox draining after a day offline) is not cut off.
+ * A peer above it is answered "rate limited" and falls back to mailboxes, so nothing is lost.
+ */
+export const DELIVER_RATE_PER_SECOND = 1_000
+/** The bucket's size: an outbox that reconnects may send this many at once (one per stream). */
+export const DELIVER_BURST = 1_000
+/**
+ * Peers whose buckets are remembered, least recently seen forgotten first. Above
+ * MAX_CONNECTIONS, so a peer that still has a connection keeps its bucket; a forgotten one
+ * starts full again, which a peer can only cause by making new PeerIds and connections.
+ */
+export const MAX_DELIVER_RATE_PEERS = 1024
 
 /** Connection manager: enough for a DHT participant on a laptop, not a flood. */
 export const MAX_CONNECTIONS = 300

@@ -45,7 +45,8 @@ export class EnvelopeTransport {
       const result = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, envelope, options)
       if (result.ok) return { ok: true, via: 'direct' }
       if (result.error === 'REFUSED' || result.error === 'PROTOCOL') return { ok: false, error: result.error }
-      if (result.error === 'LOCKED') break
+      // Locked (cannot decrypt now) or rate limited (busy with us): the mailboxes hold it meanwhile.
+      if (result.error === 'LOCKED' || result.error === 'RATE_LIMITED') break
     }
     // Not reachable now (offline, or its account is locked): leave it sealed with the mailboxes.
     const stored = await putInMailboxes(this.init.libp2p, mailboxKeyFor(sessionIdToX25519(peer)), envelope, this.init.reputation)

@@ -77,7 +77,14 @@ export class FaultInjectingDisk {
 }
 
 export function identity (name: string): IdentityKeys {
-  return deriveIdentity(seededRandom(`identity:${name}`)(32))
+  const id = deriveIdentity(seededRandom(`identity:${name}`)(32))
+  holders.set(toHex(id.dhPublicKey), X25519KeyPair.fromPrivateKey(id.dhPrivateKey))
+  return id
+}
+
+/** The identity key pair of a party (what only that party holds). */
+export function keyPairOf (p: Party): X25519KeyPair {
+  return X25519KeyPair.fromPrivateKey(p.id.dhPrivateKey)
 }
 
 export interface Party {
@@ -157,17 +164,75 @@ export async function rejectsWith (fn: () => Promise<unknown>, code: string): Pr
 }
 
 // ---- Envelope surgery for adversarial tests ------------------------------------------------
-import { openEnvelope, sealEnvelope } from '../../node/crypto/sealed-sender.js'
+import { concatBytes, toHex, utf8 } from '../../node/bytes.js'
+import { KEY_TYPE_X25519 } from '../../node/crypto/constants.js'
+import { pad } from '../../node/crypto/padding.js'
+import { aeadEncrypt } from '../../node/crypto/primitives/aead.js'
+import { hkdfSha256 } from '../../node/crypto/primitives/kdf.js'
 import { X25519KeyPair } from '../../node/crypto/primitives/x25519.js'
+import { openEnvelope } from '../../node/crypto/sealed-sender.js'
+import { encodeHeader } from '../../node/crypto/ratchet/message.js'
+import { systemRandom } from '../../node/crypto/random.js'
 
-/** What the recipient sees inside an envelope (inner kind | 0x05 | sender | message). */
-export function unseal (recipient: Party, envelope: Uint8Array): Uint8Array {
-  return openEnvelope(X25519KeyPair.fromPrivateKey(recipient.id.dhPrivateKey), envelope).slice()
+/** Identity key pairs of every identity made here, by public key (hex): who can seal as whom. */
+const holders = new Map<string, X25519KeyPair>()
+
+/**
+ * A test's view of what an envelope carries: u8 kind | 0x05 | sender identity (32) | session
+ * message. The sender is the one the envelope's static layer authenticated.
+ */
+export function view (kind: number, sender: Uint8Array, message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(34 + message.length)
+  out[0] = kind
+  out[1] = KEY_TYPE_X25519
+  out.set(sender, 2)
+  out.set(message, 34)
+  return out
 }
 
-/** Seals arbitrary inner bytes to `recipient`, as anyone can. */
-export function reseal (recipient: Party, inner: Uint8Array): Uint8Array {
-  return sealEnvelope(recipient.id.dhPublicKey, inner, seededRandom(`reseal:${Math.random()}`))
+/** What the recipient sees inside an envelope, as a view (kind | 0x05 | sender | message). */
+export function unseal (recipient: Party, envelope: Uint8Array): Uint8Array {
+  const { sender, content } = openEnvelope(keyPairOf(recipient), envelope)
+  return view(content[0], sender, content.subarray(1))
+}
+
+/**
+ * Envelope version 2 written out from docs/PROTOCOL.md §7.1, independently of sealed-sender.ts:
+ * the static layer names `claimed` but is keyed by X25519(`staticKey`, R), so a forger (who
+ * does not hold the claimed key) can be played by passing any other key pair. `padded` goes
+ * into the message layer as it is (tests of bad padding pass unpadded bytes).
+ */
+export function sealRaw (recipient: Uint8Array, claimed: Uint8Array, staticKey: X25519KeyPair, padded: Uint8Array): Uint8Array {
+  const e = X25519KeyPair.generate(systemRandom)
+  const E = e.publicKey
+  const five = Uint8Array.of(0x05)
+  const header = concatBytes(Uint8Array.of(0x02, 0x05), E)
+  const eph = hkdfSha256(e.agree(recipient), concatBytes(five, recipient, five, E), utf8('Sotto_SealedSender_v2_Ephemeral'), 76)
+  const staticCt = aeadEncrypt(eph.subarray(32, 64), eph.subarray(64, 76), concatBytes(five, claimed), concatBytes(header, five, recipient))
+  const stat = hkdfSha256(staticKey.agree(recipient), concatBytes(eph.subarray(0, 32), staticCt), utf8('Sotto_SealedSender_v2_Static'), 44)
+  const messageCt = aeadEncrypt(stat.subarray(0, 32), stat.subarray(32, 44), padded, concatBytes(header, staticCt))
+  return concatBytes(header, staticCt, messageCt)
+}
+
+/**
+ * Seals a view (kind | 0x05 | sender | message) to `recipient`. The static layer names the
+ * view's sender and is made with `sealer`'s identity key: by default the holder of the named
+ * key (the sender itself re-sealing altered content); pass another key pair to play a forger.
+ */
+export function reseal (recipient: Party, inner: Uint8Array, sealer?: X25519KeyPair): Uint8Array {
+  const claimed = inner.slice(2, 34)
+  const by = sealer ?? holders.get(toHex(claimed))
+  if (by === undefined) throw new Error('no identity made in these tests holds the claimed sender key: pass the sealer')
+  const content = new Uint8Array(inner.length - 33)
+  content[0] = inner[0]
+  content.set(inner.subarray(34), 1)
+  return sealRaw(recipient.id.dhPublicKey, claimed, by, pad(content))
+}
+
+/** A ratchet message under a fresh random ratchet key with the given PN and N, and a random body: it decrypts nowhere. */
+export function junkRatchetMessage (previousCounter: number, counter: number, bodyBytes = 64): Uint8Array {
+  const rk = X25519KeyPair.generate(systemRandom).publicKey
+  return concatBytes(encodeHeader(rk, previousCounter, counter), systemRandom(bodyBytes + 16))
 }
 
 /** Offset of the ratchet message inside an initial inner message (no one-time prekey: 1 + 33 + 1 + 33 + 33 + 4 + 4 + 1 + 1569). */

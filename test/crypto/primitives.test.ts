@@ -1,7 +1,7 @@
 /**
  * The primitives through the code paths Sotto uses (node:crypto), against RFC known answers
- * and cross-checked against @noble on random inputs (K7, K8, K9). Wycheproof JSON files could
- * not be fetched here (no network but npm); see test/vectors/README.md.
+ * and cross-checked against @noble on random inputs (K7, K8, K9). The Wycheproof vectors run
+ * through the same wrappers in wycheproof.test.ts.
  */
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
@@ -18,7 +18,7 @@ import { Ed25519Signer, matchesX25519, verifyEd25519 } from '../../node/crypto/p
 import { MlKemKeyPair, mlKemEncapsulate } from '../../node/crypto/primitives/mlkem.js'
 import { aeadDecrypt, aeadEncrypt } from '../../node/crypto/primitives/aead.js'
 import { hkdfSha256, hmacSha256 } from '../../node/crypto/primitives/kdf.js'
-import { kdfCk } from '../../node/crypto/ratchet/keys.js'
+import { kdfCk, messageKeyOf, nextChainKey } from '../../node/crypto/ratchet/keys.js'
 import { seededRandom, systemRandom } from '../../node/crypto/random.js'
 import { SIGNATURE_CONTEXTS, type SignatureContext } from '../../node/crypto/constants.js'
 
@@ -238,5 +238,8 @@ describe('ML-KEM-1024, AES-256-GCM, HKDF, HMAC: node:crypto against noble', () =
     expect(toHex(chainKey)).toBe(toHex(hmac(sha256, ck, Uint8Array.of(2))))
     expect(toHex(messageKey)).toBe(toHex(hmacSha256(ck, Uint8Array.of(1))))
     expect(toHex(messageKey)).toBe(createHmac('sha256', ck).update(Uint8Array.of(1)).digest('hex'))
+    // Its two halves, as the receiver derives them (chain keys before the AEAD check, message keys after).
+    expect(toHex(nextChainKey(ck))).toBe(toHex(chainKey))
+    expect(toHex(messageKeyOf(ck))).toBe(toHex(messageKey))
   })
 })

@@ -2,11 +2,32 @@
  * The Double Ratchet through the SessionManager and its store: R1-R9, R11-R14 (R10 in
  * nonce.test.ts). Adversarial cases assert the typed error and an unchanged store.
  */
-import { describe, it, expect } from 'vitest'
+import { describe, it, expect, vi } from 'vitest'
 import fc from 'fast-check'
-import { MAX_ARCHIVED_STATES, MAX_RECEIVER_CHAINS, MAX_SKIP, MAX_SKIPPED_KEYS, SKIPPED_KEY_MAX_AGE_MS } from '../../node/crypto/constants.js'
+import { MAX_ARCHIVED_STATES, MAX_CACHED_SESSION_RECORDS, MAX_NEW_CHAIN_TRIALS, MAX_RECEIVER_CHAINS, MAX_SKIP, MAX_SKIP_WORK_PER_MESSAGE, MAX_SKIPPED_KEYS, SKIPPED_KEY_MAX_AGE_MS } from '../../node/crypto/constants.js'
+import { X25519KeyPair } from '../../node/crypto/primitives/x25519.js'
+import { systemRandom } from '../../node/crypto/random.js'
 import { decodeSessionRecord } from '../../node/crypto/session-record.js'
-import { freshManager, INJECTED_CRASH, party, publish, rejectsWith, reseal, restart, str, text, unseal, world, type Party, type World } from './helpers.js'
+import type { SessionManager } from '../../node/crypto/session-manager.js'
+import { freshManager, INJECTED_CRASH, junkRatchetMessage, party, publish, rejectsWith, reseal, restart, str, text, unseal, view, world, type Party, type World } from './helpers.js'
+
+/** Ratchet work done while the test runs: chain steps (KDF_CK, or either of its halves) and root steps (KDF_RK). */
+const work = vi.hoisted(() => ({ chainSteps: 0, rootSteps: 0 }))
+vi.mock('../../node/crypto/ratchet/keys.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../node/crypto/ratchet/keys.js')>()
+  return {
+    ...real,
+    kdfCk: (ck: Uint8Array) => { work.chainSteps++; return real.kdfCk(ck) },
+    nextChainKey: (ck: Uint8Array) => { work.chainSteps++; return real.nextChainKey(ck) },
+    messageKeyOf: (ck: Uint8Array) => { work.chainSteps++; return real.messageKeyOf(ck) },
+    kdfRk: (rk: Uint8Array, dh: Uint8Array) => { work.rootSteps++; return real.kdfRk(rk, dh) }
+  }
+})
+
+/** The session records a manager holds in memory (its cache in front of the store). */
+function cachedRecords (m: SessionManager): number {
+  return (m as unknown as { records: Map<string, unknown> }).records.size
+}
 
 async function pair (tag = ''): Promise<{ w: World, alice: Party, bob: Party }> {
   const w = world()
@@ -89,6 +110,44 @@ describe('Double Ratchet', () => {
     // The first round's oldest key was evicted; the last round's keys are still there.
     await rejectsWith(async () => await bob.manager.decrypt(firsts[0]), 'ERR_DUPLICATE_MESSAGE')
     expect(str((await bob.manager.decrypt(firsts[2])).plaintext)).toBe('r2m0')
+  })
+
+  it('R2: one envelope from a genuine contact costs a bounded number of KDF and DH steps before its AEAD check, however many states the contact has', async () => {
+    const w = world()
+    const alice = await party(w, 'alice-r2w')
+    const bob = await party(w, 'bob-r2w')
+    for (let i = 0; i < 1 + MAX_ARCHIVED_STATES; i++) {
+      if (i > 0) await alice.manager.resetSession(bob.sessionId)
+      await publish(w, bob)
+      await bob.manager.decrypt(await alice.manager.encrypt(bob.sessionId, text(`session ${i}`)))
+      await alice.manager.decrypt(await bob.manager.encrypt(alice.sessionId, text(`ack ${i}`)))
+    }
+    const r = await record(bob, alice.sessionId)
+    expect(1 + r.archived.length).toBe(1 + MAX_ARCHIVED_STATES)
+    // Alice herself (her identity key seals it) sends a fresh ratchet key with PN = N = MAX_SKIP.
+    const costly = reseal(bob, view(0x02, alice.id.dhPublicKey, junkRatchetMessage(MAX_SKIP, MAX_SKIP, 1024)))
+    const before = await bob.disk.snapshot()
+    const dh = vi.spyOn(X25519KeyPair.prototype, 'agree')
+    work.chainSteps = 0
+    work.rootSteps = 0
+    try {
+      const refused = await bob.manager.decrypt(costly).then(() => undefined, (err: { code?: string }) => err.code)
+      console.log(`R2: a junk message (${refused}) from a genuine contact with ${1 + r.archived.length} states cost ${dh.mock.calls.length} X25519, ${work.rootSteps} KDF_RK, ${work.chainSteps} chain steps`)
+      expect(refused).toBe('ERR_DECRYPT')
+      // Per state tried: one KDF_CK for the message key beyond the skipped ones.
+      expect(work.chainSteps).toBeLessThanOrEqual(MAX_SKIP_WORK_PER_MESSAGE + MAX_NEW_CHAIN_TRIALS)
+      expect(work.rootSteps).toBeLessThanOrEqual(MAX_NEW_CHAIN_TRIALS)
+      // Two for the envelope's layers, one per state tried; no new ratchet key pair is made.
+      expect(dh.mock.calls.length).toBeLessThanOrEqual(2 + MAX_NEW_CHAIN_TRIALS)
+    } finally {
+      dh.mockRestore()
+    }
+    expect(await bob.disk.snapshot()).toBe(before)
+    // A genuine message that skips as far still opens (its skipped keys are kept), and so does the rest.
+    const sent: Uint8Array[] = []
+    for (let i = 0; i <= MAX_SKIP; i++) sent.push(await alice.manager.encrypt(bob.sessionId, text(`m${i}`)))
+    expect((await bob.manager.decrypt(sent[MAX_SKIP])).missing).toBe(MAX_SKIP)
+    expect(str((await bob.manager.decrypt(sent[7])).plaintext)).toBe('m7')
   })
 
   it('R3: a bit flipped in header, ciphertext or tag fails and leaves the state unchanged', async () => {
@@ -257,6 +316,46 @@ describe('Double Ratchet', () => {
       expect(s?.ratchet.receiverChains.length).toBeLessThanOrEqual(MAX_RECEIVER_CHAINS)
     }
     expect((await bob.store.get(['session', alice.sessionId]))?.length).toBeLessThan(20_000)
+  })
+
+  it('R13: 10,000 junk senders leave the session cache at its bound; a real contact still works', async () => {
+    const { alice, bob } = await pair('-r13c')
+    const junk = 10_000
+    for (let i = 0; i < junk; i++) {
+      // Each a sender of its own (anyone can make identity keys), with a message for no session.
+      const sender = X25519KeyPair.generate(systemRandom)
+      const env = reseal(bob, view(0x02, sender.publicKey, junkRatchetMessage(0, 0)), sender)
+      await expect(bob.manager.decrypt(env)).rejects.toMatchObject({ code: 'ERR_NO_SESSION' })
+    }
+    console.log(`R13: ${cachedRecords(bob.manager)} session records cached after ${junk} junk senders (bound ${MAX_CACHED_SESSION_RECORDS})`)
+    expect(cachedRecords(bob.manager)).toBeLessThanOrEqual(MAX_CACHED_SESSION_RECORDS)
+    expect(str((await bob.manager.decrypt(await alice.manager.encrypt(bob.sessionId, text('still me')))).plaintext)).toBe('still me')
+    expect(str((await alice.manager.decrypt(await bob.manager.encrypt(alice.sessionId, text('and me')))).plaintext)).toBe('and me')
+  })
+
+  it('R13: the session cache evicts the least recently used record; an evicted contact reloads from the store, exactly once per message', async () => {
+    const w = world()
+    const bound = 4
+    const bob = await party(w, 'bob-r13-lru', { maxCachedSessions: bound })
+    const contacts: Party[] = []
+    const late: Uint8Array[] = []
+    for (let i = 0; i < 3 * bound; i++) {
+      const c = await party(w, `contact-r13-lru-${i}`)
+      contacts.push(c)
+      await bob.manager.decrypt(await c.manager.encrypt(bob.sessionId, text('hi')))
+      await c.manager.decrypt(await bob.manager.encrypt(c.sessionId, text('hi')))
+      const a = await c.manager.encrypt(bob.sessionId, text(`early ${i}`))
+      late.push(await c.manager.encrypt(bob.sessionId, text(`late ${i}`)))
+      await bob.manager.decrypt(a)
+      expect(cachedRecords(bob.manager)).toBeLessThanOrEqual(bound)
+    }
+    // The first contacts were evicted long ago: their records come back from the store intact.
+    for (let i = 0; i < contacts.length; i++) {
+      expect(str((await bob.manager.decrypt(late[i])).plaintext)).toBe(`late ${i}`)
+      await rejectsWith(async () => await bob.manager.decrypt(late[i]), 'ERR_DUPLICATE_MESSAGE')
+      expect(cachedRecords(bob.manager)).toBeLessThanOrEqual(bound)
+    }
+    expect(str((await bob.manager.decrypt(await contacts[0].manager.encrypt(bob.sessionId, text('back')))).plaintext)).toBe('back')
   })
 
   it('R14: a replay after a restart (store closed, reopened on the same KV and data key) is still refused', async () => {

@@ -1,12 +1,38 @@
 /** Sealed envelopes and padding: E1-E7. */
-import { describe, it, expect } from 'vitest'
-import { toHex } from '../../node/bytes.js'
+import { describe, it, expect, vi } from 'vitest'
+import { gcm } from '@noble/ciphers/aes.js'
+import { x25519 } from '@noble/curves/ed25519.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { concatBytes, toHex, utf8 } from '../../node/bytes.js'
 import { PADDING_BUCKETS } from '../../node/crypto/constants.js'
 import { pad, unpad } from '../../node/crypto/padding.js'
-import { aeadEncrypt } from '../../node/crypto/primitives/aead.js'
+import { X25519KeyPair } from '../../node/crypto/primitives/x25519.js'
 import { ENVELOPE_OVERHEAD } from '../../node/crypto/sealed-sender.js'
-import { seededRandom, systemRandom } from '../../node/crypto/random.js'
-import { party, rejectsWith, reseal, str, text, unseal, world } from './helpers.js'
+import { junkRatchetMessage, keyPairOf, party, publish, rejectsWith, reseal, sealRaw, str, text, unseal, view, world, type Party, type World } from './helpers.js'
+
+/** Ratchet work done while the test runs: chain steps (KDF_CK, or either of its halves) and root steps (KDF_RK). */
+const work = vi.hoisted(() => ({ chainSteps: 0, rootSteps: 0 }))
+vi.mock('../../node/crypto/ratchet/keys.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../node/crypto/ratchet/keys.js')>()
+  return {
+    ...real,
+    kdfCk: (ck: Uint8Array) => { work.chainSteps++; return real.kdfCk(ck) },
+    nextChainKey: (ck: Uint8Array) => { work.chainSteps++; return real.nextChainKey(ck) },
+    messageKeyOf: (ck: Uint8Array) => { work.chainSteps++; return real.messageKeyOf(ck) },
+    kdfRk: (rk: Uint8Array, dh: Uint8Array) => { work.rootSteps++; return real.kdfRk(rk, dh) }
+  }
+})
+
+/** Bob holds `states` session states for Alice (she started over states - 1 times), all acknowledged. */
+async function manyStates (w: World, alice: Party, bob: Party, states: number): Promise<void> {
+  for (let i = 0; i < states; i++) {
+    if (i > 0) await alice.manager.resetSession(bob.sessionId)
+    await publish(w, bob)
+    await bob.manager.decrypt(await alice.manager.encrypt(bob.sessionId, text(`session ${i}`)))
+    await alice.manager.decrypt(await bob.manager.encrypt(alice.sessionId, text(`ack ${i}`)))
+  }
+}
 
 describe('sealed envelopes', () => {
   it('E1: the outer layer names no sender; a carrier learns only a padded size', async () => {
@@ -42,6 +68,35 @@ describe('sealed envelopes', () => {
     await rejectsWith(async () => await bob.manager.decrypt(reseal(bob, inner)), 'ERR_DECRYPT')
     // (For initial messages the same mismatch is ERR_SENDER_MISMATCH: handshake.test.ts H4/H17.)
     expect(await bob.disk.snapshot()).toBe(before)
+  })
+
+  it('E2: an envelope naming a real contact as sender, not made with that contact\'s identity key, is refused before any ratchet work', async () => {
+    const w = world()
+    const alice = await party(w, 'alice-e2f')
+    const mallory = await party(w, 'mallory-e2f')
+    const bob = await party(w, 'bob-e2f')
+    await manyStates(w, alice, bob, 6)
+    // Mallory names Alice, with a fresh ratchet key and counters of 1,000: on the old format
+    // every one of Bob's six states for Alice ran 2,000 KDF steps and two DHs on it.
+    const forged = reseal(bob, view(0x02, alice.id.dhPublicKey, junkRatchetMessage(1000, 1000, 1024)), keyPairOf(mallory))
+    const before = await bob.disk.snapshot()
+    const dh = vi.spyOn(X25519KeyPair.prototype, 'agree')
+    work.chainSteps = 0
+    work.rootSteps = 0
+    try {
+      const refused = await bob.manager.decrypt(forged).then(() => undefined, (err: { code?: string }) => err.code)
+      console.log(`E2: forged envelope refused (${refused}) after ${dh.mock.calls.length} X25519, ${work.rootSteps} KDF_RK, ${work.chainSteps} chain steps`)
+      expect(refused).toBe('ERR_ENVELOPE')
+      expect({ chainSteps: work.chainSteps, rootSteps: work.rootSteps }).toEqual({ chainSteps: 0, rootSteps: 0 })
+      // The ephemeral layer's DH and the static layer's DH, nothing more.
+      expect(dh.mock.calls.length).toBeLessThanOrEqual(2)
+    } finally {
+      dh.mockRestore()
+    }
+    expect(await bob.disk.snapshot()).toBe(before)
+    // The same bytes sealed by Alice herself reach the session layer (and fail there, as junk).
+    await rejectsWith(async () => await bob.manager.decrypt(reseal(bob, view(0x02, alice.id.dhPublicKey, junkRatchetMessage(0, 0)))), 'ERR_DECRYPT')
+    expect(str((await bob.manager.decrypt(await alice.manager.encrypt(bob.sessionId, text('still here')))).plaintext)).toBe('still here')
   })
 
   it('E3: an envelope sealed to another recipient fails to open, with a typed error', async () => {
@@ -92,17 +147,34 @@ describe('sealed envelopes', () => {
     }
     expect([...codes].sort()).toEqual(['ERR_ENVELOPE', 'ERR_UNKNOWN_VERSION'])
     expect(await bob.disk.snapshot()).toBe(before)
-    // An envelope whose content is authentic but badly padded: the same error as a bad tag.
-    const { X25519KeyPair } = await import('../../node/crypto/primitives/x25519.js')
-    const { hkdfSha256 } = await import('../../node/crypto/primitives/kdf.js')
-    const { SEALED_KDF_INFO } = await import('../../node/crypto/constants.js')
-    const e = X25519KeyPair.generate(systemRandom)
-    const shared = e.agree(bob.id.dhPublicKey)
-    const km = hkdfSha256(shared, Buffer.concat([e.publicKey, bob.id.dhPublicKey]), SEALED_KDF_INFO, 44)
-    const ad = Buffer.concat([Buffer.from([1, 5]), e.publicKey, Buffer.from([5]), bob.id.dhPublicKey])
-    const unpadded = aeadEncrypt(km.subarray(0, 32), km.subarray(32), new Uint8Array(2048).fill(1), ad)
-    await rejectsWith(async () => await bob.manager.decrypt(Buffer.concat([Buffer.from([1, 5]), e.publicKey, unpadded])), 'ERR_ENVELOPE')
+    // An envelope whose layers are authentic (made by Alice) but whose content is badly padded: the same error as a bad tag.
+    await rejectsWith(async () => await bob.manager.decrypt(sealRaw(bob.id.dhPublicKey, alice.id.dhPublicKey, keyPairOf(alice), new Uint8Array(2048).fill(1))), 'ERR_ENVELOPE')
     expect(str((await bob.manager.decrypt(env)).plaintext)).toBe('bits')
+  })
+
+  it('envelope version 2 is what docs/PROTOCOL.md §7.1 writes out, byte by byte (checked with @noble alone)', async () => {
+    const w = world()
+    const alice = await party(w, 'alice-format')
+    const bob = await party(w, 'bob-format')
+    const env = await alice.manager.encrypt(bob.sessionId, text('format'))
+    const R = bob.id.dhPublicKey
+    const S = alice.id.dhPublicKey
+    expect(env[0]).toBe(0x02)
+    expect(env[1]).toBe(0x05)
+    const E = env.subarray(2, 34)
+    const staticCt = env.subarray(34, 83)
+    const eph = hkdf(sha256, x25519.getSharedSecret(bob.id.dhPrivateKey, E), concatBytes(Uint8Array.of(5), R, Uint8Array.of(5), E), utf8('Sotto_SealedSender_v2_Ephemeral'), 76)
+    const claimed = gcm(eph.subarray(32, 64), eph.subarray(64, 76), concatBytes(env.subarray(0, 34), Uint8Array.of(5), R)).decrypt(staticCt)
+    expect(toHex(claimed)).toBe('05' + toHex(S))
+    const stat = hkdf(sha256, x25519.getSharedSecret(bob.id.dhPrivateKey, S), concatBytes(eph.subarray(0, 32), staticCt), utf8('Sotto_SealedSender_v2_Static'), 44)
+    const padded = gcm(stat.subarray(0, 32), stat.subarray(32, 44), env.subarray(0, 83)).decrypt(env.subarray(83))
+    expect(padded.length).toBe(PADDING_BUCKETS[0])
+    const content = unpad(padded)
+    expect(content[0]).toBe(0x01) // an initial message: kind, then the session message
+    expect(env.length).toBe(34 + 49 + PADDING_BUCKETS[0] + 16)
+    // And the reverse: an envelope written from the document opens in the manager.
+    const reply = unseal(alice, await bob.manager.encrypt(alice.sessionId, text('from the document')))
+    expect(str((await alice.manager.decrypt(reseal(alice, reply))).plaintext)).toBe('from the document')
   })
 
   it('E7: texts, receipts, typing notices and initial messages all fall in the same size buckets', async () => {

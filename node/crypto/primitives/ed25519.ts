@@ -35,8 +35,16 @@ function canonicalPoint (b: Uint8Array, offset: number): boolean {
   return y < P
 }
 
-/** RFC 8032 §5.1.7 with the strict (non-ZIP-215) encoding rules. */
+/** RFC 8032 §5.1.7 with the strict (non-ZIP-215) encoding rules, over context || message (K9). */
 export function verifyEd25519 (publicKey: Uint8Array | KeyObject, context: SignatureContext, message: Uint8Array, signature: Uint8Array): boolean {
+  return verifyEd25519WithoutContext(publicKey, concatBytes(SIGNATURE_CONTEXTS[context], message), signature)
+}
+
+/**
+ * The same verification over exactly `message`, for known-answer vectors (Wycheproof) that
+ * carry no Sotto context. Protocol code calls verifyEd25519, which adds the context (K9).
+ */
+export function verifyEd25519WithoutContext (publicKey: Uint8Array | KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_BYTES) return false
   if (leToBigint(signature, 32, 32) >= L) return false
   if (!canonicalPoint(signature, 0)) return false
@@ -52,7 +60,7 @@ export function verifyEd25519 (publicKey: Uint8Array | KeyObject, context: Signa
     key = publicKey
   }
   try {
-    return verify(null, view(concatBytes(SIGNATURE_CONTEXTS[context], message)), key, view(signature))
+    return verify(null, view(message), key, view(signature))
   } catch {
     return false
   }

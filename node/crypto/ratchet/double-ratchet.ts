@@ -8,6 +8,13 @@
  * with the oldest evicted first, skipped keys older than SKIPPED_KEY_MAX_AGE_MS dropped
  * (R7), MAX_RECEIVER_CHAINS kept (R13). A used message key is removed from the state (R7);
  * a message whose key is gone is a duplicate (R4).
+ *
+ * Work before the AEAD check is bounded per message (R2): the chain steps a message asks for
+ * are taken from a budget its caller shares over every state it tries, and only what leads to
+ * this message's key runs before the check (the chain keys up to N, the receiving half of the
+ * DH ratchet step). Skipped message keys, finishing the previous receiving chain up to PN, the
+ * new sending key pair and its DH run after it. DR §3.5 discards every state change when
+ * authentication fails, so the resulting state is the same as in the specification's order.
  */
 import type { KeyObject } from 'node:crypto'
 import { concatBytes, equalBytes, wipe } from '../../bytes.js'
@@ -16,7 +23,7 @@ import { DecryptError, DuplicateMessageError, NoSessionError, TooFarAheadError }
 import { aeadDecrypt, aeadEncrypt } from '../primitives/aead.js'
 import { importX25519PublicKey, X25519KeyPair } from '../primitives/x25519.js'
 import type { RandomSource } from '../random.js'
-import { kdfCk, kdfRk, messageKeyMaterial } from './keys.js'
+import { kdfCk, kdfRk, messageKeyMaterial, messageKeyOf, nextChainKey } from './keys.js'
 import { decodeRatchetMessage, encodeHeader, type Header } from './message.js'
 import type { RatchetState, ReceiverChain, SkippedKey } from './state.js'
 
@@ -56,6 +63,38 @@ export function ratchetEncrypt (state: RatchetState, plaintext: Uint8Array, ad: 
 }
 
 interface Advance { chainKey: Uint8Array, index: number, skipped: SkippedKey[] }
+
+interface Walk { ratchetKey: Uint8Array, index: number, chainKeys: Uint8Array[] }
+
+/**
+ * The first half of DR §3.5 SkipMessageKeys: the chain keys from `index` up to `until` (the
+ * last one is the chain key of message `until`). Only chain keys, one HMAC each: the message
+ * keys of the skipped messages are derived by skippedKeys once the message has authenticated.
+ */
+function walk (ratchetKey: Uint8Array, chainKey: Uint8Array, index: number, until: number): Walk {
+  if (until - index > MAX_SKIP) throw new TooFarAheadError()
+  const chainKeys = [chainKey]
+  for (let i = index; i < until; i++) chainKeys.push(nextChainKey(chainKeys[chainKeys.length - 1]))
+  return { ratchetKey, index, chainKeys }
+}
+
+/** The second half: the message keys of the messages a walk skipped, to keep (DR §3.5 MKSKIPPED). */
+function skippedKeys (w: Walk, now: number): SkippedKey[] {
+  const out: SkippedKey[] = []
+  for (let i = 0; i < w.chainKeys.length - 1; i++) out.push({ ratchetKey: w.ratchetKey, index: w.index + i, messageKey: messageKeyOf(w.chainKeys[i]), storedAt: now })
+  return out
+}
+
+/** Chain-key derivations still allowed before an AEAD check succeeds; shared by the states one message is tried in. */
+export interface WorkBudget { chainSteps: number }
+
+/** Takes the derivations of a skip up to `until` from the budget, or refuses the skip before any is made. */
+function spend (budget: WorkBudget, index: number, until: number): void {
+  const steps = Math.max(0, until - index)
+  if (steps > MAX_SKIP) throw new TooFarAheadError()
+  if (steps > budget.chainSteps) throw new TooFarAheadError()
+  budget.chainSteps -= steps
+}
 
 /** DR §3.5 SkipMessageKeys: derive and keep the keys of messages not yet received, up to `until`. */
 function skipTo (ratchetKey: Uint8Array, chainKey: Uint8Array, index: number, until: number, now: number): Advance {
@@ -97,9 +136,10 @@ function capSkipped (keys: SkippedKey[], now: number): SkippedKey[] {
 /**
  * DR §3.5 RatchetDecrypt. `ad` is the directional AD (sender identity first). Returns the
  * new state, or throws (DecryptError, DuplicateMessageError, TooFarAheadError, DecodeError,
- * BadKeyError) leaving `state` as it was.
+ * BadKeyError) leaving `state` as it was. `budget` bounds the chain-key derivations made
+ * before the AEAD check (a message whose skip exceeds it is TooFarAheadError in this state).
  */
-export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Uint8Array, now: number, random: RandomSource): Decryption {
+export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Uint8Array, now: number, random: RandomSource, budget: WorkBudget = { chainSteps: MAX_SKIP }): Decryption {
   const { header, headerBytes, body } = decodeRatchetMessage(message)
   const rk = header.ratchetKey
   // R11: our own message sent back to us.
@@ -118,42 +158,52 @@ export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Ui
   if (chainAt >= 0) {
     const chain = state.receiverChains[chainAt]
     if (header.counter < chain.index) throw new DuplicateMessageError()
-    const adv = skipTo(rk, chain.chainKey, chain.index, header.counter, now)
-    const { chainKey, messageKey } = kdfCk(adv.chainKey)
+    spend(budget, chain.index, header.counter)
+    const w = walk(rk, chain.chainKey, chain.index, header.counter)
+    const { chainKey, messageKey } = kdfCk(w.chainKeys[w.chainKeys.length - 1])
     const plaintext = open(messageKey, body, ad, headerBytes)
     wipe(messageKey)
+    const newlySkipped = skippedKeys(w, now)
     const receiverChains = state.receiverChains.slice()
     receiverChains[chainAt] = { ratchetKey: rk, chainKey, index: header.counter + 1 }
     return {
-      state: { ...state, receiverChains, skipped: capSkipped([...state.skipped, ...adv.skipped], now) },
+      state: { ...state, receiverChains, skipped: capSkipped([...state.skipped, ...newlySkipped], now) },
       plaintext,
       header,
-      newlySkipped: adv.skipped.length
+      newlySkipped: newlySkipped.length
     }
   }
 
   // 3. A new ratchet key: finish the current receiving chain up to PN, then DHRatchet (DR §3.5).
-  let skipped: SkippedKey[] = []
-  let kept = state.receiverChains
   const current = state.receiverChains[0]
-  if (current !== undefined && state.remoteRatchetKey !== undefined && equalBytes(current.ratchetKey, state.remoteRatchetKey)) {
-    const finished = skipTo(current.ratchetKey, current.chainKey, current.index, header.previousCounter, now)
-    skipped = finished.skipped
-    // The finished chain keeps its place: a late message of it may still come.
-    if (skipped.length > 0) kept = [{ ratchetKey: current.ratchetKey, chainKey: finished.chainKey, index: finished.index }, ...state.receiverChains.slice(1)]
-  }
-  if (header.counter > MAX_SKIP) throw new TooFarAheadError()
+  const finishing = current !== undefined && state.remoteRatchetKey !== undefined && equalBytes(current.ratchetKey, state.remoteRatchetKey) ? current : undefined
+  // Both limits are checked before any work (DR §3.5 SkipMessageKeys raises on them too).
+  if (finishing !== undefined && header.previousCounter - finishing.index > MAX_SKIP) throw new TooFarAheadError()
+  spend(budget, 0, header.counter)
+  // The receiving half of DHRatchet: all this message's key depends on.
   const remote = importX25519PublicKey(rk)
   const dhIn = state.sendingKey.agree(remote)
   const step1 = kdfRk(state.rootKey, dhIn)
+  wipe(dhIn)
+  const w = walk(rk, step1.chainKey, 0, header.counter)
+  const { chainKey, messageKey } = kdfCk(w.chainKeys[w.chainKeys.length - 1])
+  const plaintext = open(messageKey, body, ad, headerBytes)
+  wipe(messageKey)
+  // Authenticated: the rest of RatchetDecrypt. This chain's skipped keys, the old chain's up to PN ...
+  const newChainSkipped = skippedKeys(w, now)
+  let skipped: SkippedKey[] = []
+  let kept = state.receiverChains
+  if (finishing !== undefined) {
+    const finished = skipTo(finishing.ratchetKey, finishing.chainKey, finishing.index, header.previousCounter, now)
+    skipped = finished.skipped
+    // The finished chain keeps its place: a late message of it may still come.
+    if (skipped.length > 0) kept = [{ ratchetKey: finishing.ratchetKey, chainKey: finished.chainKey, index: finished.index }, ...state.receiverChains.slice(1)]
+  }
+  // ... and the sending half of DHRatchet: a new DHs, and the root key after it.
   const sendingKey = X25519KeyPair.generate(random)
   const dhOut = sendingKey.agree(remote)
   const step2 = kdfRk(step1.rootKey, dhOut)
-  wipe(dhIn, dhOut)
-  const adv = skipTo(rk, step1.chainKey, 0, header.counter, now)
-  const { chainKey, messageKey } = kdfCk(adv.chainKey)
-  const plaintext = open(messageKey, body, ad, headerBytes)
-  wipe(messageKey)
+  wipe(dhOut)
   const newChain: ReceiverChain = { ratchetKey: rk, chainKey, index: header.counter + 1 }
   const receiverChains = [newChain, ...kept].slice(0, MAX_RECEIVER_CHAINS)
   return {
@@ -164,10 +214,10 @@ export function ratchetDecrypt (state: RatchetState, message: Uint8Array, ad: Ui
       previousCounter: state.sendingChain?.index ?? 0,
       remoteRatchetKey: rk,
       receiverChains,
-      skipped: capSkipped([...state.skipped, ...skipped, ...adv.skipped], now)
+      skipped: capSkipped([...state.skipped, ...skipped, ...newChainSkipped], now)
     },
     plaintext,
     header,
-    newlySkipped: skipped.length + adv.skipped.length
+    newlySkipped: skipped.length + newChainSkipped.length
   }
 }

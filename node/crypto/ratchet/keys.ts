@@ -3,6 +3,7 @@
  *   KDF_RK(rk, dh_out) = HKDF-SHA256(salt = rk, ikm = dh_out, info = "Sotto_Ratchet_v1", 64)
  *                        -> (new root key, chain key)
  *   KDF_CK(ck)         = (HMAC-SHA256(ck, 0x02) -> next chain key, HMAC-SHA256(ck, 0x01) -> message key)
+ *                        (also as its two halves, nextChainKey and messageKeyOf)
  *   message key mk     -> HKDF-SHA256(salt = 0x00 x 32, ikm = mk, info = "Sotto_MessageKeys_v1", 44)
  *                        -> AES-256-GCM key (32) || nonce (12)
  * Each message key encrypts one message, so each (key, nonce) pair is used once (R10).
@@ -20,6 +21,16 @@ const CHAIN_KEY_CONSTANT = Uint8Array.of(0x02)
 export function kdfRk (rootKey: Uint8Array, dhOut: Uint8Array): { rootKey: Uint8Array, chainKey: Uint8Array } {
   const out = hkdfSha256(dhOut, rootKey, ROOT_KDF_INFO, 64)
   return { rootKey: out.subarray(0, 32), chainKey: out.subarray(32, 64) }
+}
+
+/** KDF_CK's chain-key half alone: HMAC-SHA256(ck, 0x02). */
+export function nextChainKey (chainKey: Uint8Array): Uint8Array {
+  return hmac(sha256, chainKey, CHAIN_KEY_CONSTANT)
+}
+
+/** KDF_CK's message-key half alone: HMAC-SHA256(ck, 0x01). */
+export function messageKeyOf (chainKey: Uint8Array): Uint8Array {
+  return hmac(sha256, chainKey, MESSAGE_KEY_CONSTANT)
 }
 
 export function kdfCk (chainKey: Uint8Array): { chainKey: Uint8Array, messageKey: Uint8Array } {
