@@ -1,25 +1,35 @@
 /**
- * The recipient's side of the mailboxes: fetch what the k closest peers (and any connected
- * peer) hold for our mailbox key on start, on a timer and when asked, keep a subscription
- * open to each so new envelopes are pushed, hand each envelope to `receive` once (M5) and
- * ack it only after `receive` resolved, that is after the message was committed.
+ * The recipient's side of the mailboxes: fetch what the peers that may hold our mailbox key
+ * hold for it (the closest ones, from a DHT lookup) on start, on a timer and when asked,
+ * page through all of it, keep a subscription open to each so new envelopes are pushed, hand
+ * each envelope to `receive` once (M5) and ack it only after `receive` resolved, that is
+ * after the message was committed, or once `receive` rejected it for good.
+ *
+ * Owner proofs carry the account's signing key, so whoever gets one can link the mailbox
+ * (and the Session ID) to this node's address: they go only to those closest peers, never
+ * to every connected peer (E1).
  */
 import type { PeerId } from '@libp2p/interface'
 import type { ComponentLogger } from '../../log.js'
+import { byDistance } from '../kad-distance.js'
 import type { SottoLibp2p } from '../libp2p.js'
-import { closestPeers, MAILBOX_REPLICAS } from './placement.js'
-import { ackEnvelopes, fetchEnvelopes, subscribeEnvelopes, type ProofSigner } from './protocol.js'
-import { envelopeId } from './store.js'
+import { MAX_FETCH_PAGES } from './constants.js'
+import { closestPeers, MAILBOX_COLLECT_PEERS } from './placement.js'
+import { ackEnvelopes, fetchPage, subscribeEnvelopes, type ProofSigner } from './protocol.js'
+import { envelopeId, type MailboxCursor } from './store.js'
 
-/** Peers asked when collecting mail: the closest ones plus connected ones, at most this many. */
-export const MAX_MAILBOXES_ASKED = 20
 export const MAIL_POLL_MS = 15_000
 /** Envelope ids remembered as handled / refused, so a copy from a second mailbox is not opened again. */
 export const MAX_REMEMBERED_HANDLED = 100_000
 export const MAX_REMEMBERED_REFUSED = 10_000
 
-/** What became of an envelope: `refused` ones stay in the mailbox (they may only be early). */
-export type CollectVerdict = 'accepted' | 'duplicate' | 'refused'
+/**
+ * What became of an envelope. `accepted` and `duplicate`: committed, acked. `rejected`: it can
+ * never be opened (garbage, or sealed to another key), acked so it is deleted and cannot sit
+ * in the mailbox until its TTL. `refused`: it may only be early (a message before its
+ * session's first), kept in the mailbox.
+ */
+export type CollectVerdict = 'accepted' | 'duplicate' | 'rejected' | 'refused'
 
 export interface MailCollectorInit {
   libp2p: SottoLibp2p
@@ -53,7 +63,7 @@ export class MailCollector {
     this.subscriptions.clear()
   }
 
-  /** Fetches from every mailbox we can reach now; a call during a run asks for one more run after it. */
+  /** Fetches from every mailbox that may hold our mail; a call during a run asks for one more run after it. */
   async collect (): Promise<void> {
     if (this.running !== undefined) {
       this.again = true
@@ -69,27 +79,51 @@ export class MailCollector {
     await this.running
   }
 
+  /**
+   * The peers senders put our mail on: the closest to the mailbox key by a DHT lookup. When
+   * the lookup finds none (a tiny or just-joined network), the connected peers closest to
+   * the key, as many: the same ranking, from what this node knows.
+   */
+  private async holders (): Promise<PeerId[]> {
+    const { libp2p, mailbox } = this.init
+    const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
+    return found.length > 0 ? found : byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_COLLECT_PEERS)
+  }
+
   private async collectOnce (): Promise<void> {
-    const { libp2p, sign } = this.init
-    const peers = await closestPeers(libp2p, this.init.mailbox, MAILBOX_REPLICAS)
-    for (const p of libp2p.getPeers()) if (peers.length < MAX_MAILBOXES_ASKED && !peers.some((x) => x.equals(p))) peers.push(p)
+    const peers = await this.holders()
     await Promise.all(peers.map(async (peer) => {
       try {
-        const held = await fetchEnvelopes(libp2p, peer, sign)
-        const done: Uint8Array[] = []
-        for (const e of held) if (await this.handle(e.envelope)) done.push(e.id)
-        if (done.length > 0) await ackEnvelopes(libp2p, peer, sign, done)
-        this.subscribe(peer)
+        if (await this.collectFrom(peer)) this.subscribe(peer)
       } catch (err) {
         this.init.log.debug('mailbox fetch failed', { code: (err as { code?: string }).code ?? 'ERR' })
       }
     }))
   }
 
+  /** Reads one mailbox page by page, acking each page's handled envelopes; false when it did not answer. */
+  private async collectFrom (peer: PeerId): Promise<boolean> {
+    const { libp2p, sign } = this.init
+    let after: MailboxCursor | undefined
+    for (let page = 0; page < MAX_FETCH_PAGES; page++) {
+      const r = await fetchPage(libp2p, peer, sign, { after })
+      if (!r.ok) {
+        this.init.log.debug('mailbox fetch failed', { code: r.error })
+        return page > 0
+      }
+      const done: Uint8Array[] = []
+      for (const e of r.envelopes) if (await this.handle(e.envelope)) done.push(e.id)
+      if (done.length > 0) await ackEnvelopes(libp2p, peer, sign, done)
+      if (!r.more || r.next === undefined) return true
+      after = r.next
+    }
+    return true
+  }
+
   /**
-   * True when the envelope may be deleted from the mailbox: committed, or a duplicate. A
-   * refused one stays (it may only be early, say a message before its session's first) and
-   * expires there by its TTL; we do not retry it in this run.
+   * True when the envelope may be deleted from the mailbox: committed, a duplicate, or
+   * rejected for good. A refused one stays (it may only be early, say a message before its
+   * session's first) and expires there by its TTL; we do not retry it in this run.
    */
   private async handle (envelope: Uint8Array): Promise<boolean> {
     const id = Buffer.from(envelopeId(envelope)).toString('hex')
