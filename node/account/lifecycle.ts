@@ -251,7 +251,8 @@ export class AccountLifecycle {
       const verdict = await messenger.receive(envelope)
       // A consumed one-time prekey must disappear from the published record soon.
       if (verdict === 'accepted' && crypto.recordChanged()) publisher.schedule()
-      return verdict
+      // The delivery protocol has one answer for both: the sender learns only "not taken".
+      return verdict === 'rejected' ? 'refused' : verdict
     })
     messenger.start()
     mail.start()

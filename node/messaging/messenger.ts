@@ -17,7 +17,15 @@ import { receiptDelayMs } from './receipt-delay.js'
 import { decodePayload, encodePayload, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind } from './payload.js'
 import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto } from './ports.js'
 
-export type ReceiveVerdict = 'accepted' | 'duplicate' | 'refused'
+/**
+ * What became of an envelope: `refused` ones may only be early (a message before its
+ * session's first) and stay in the mailbox; `rejected` ones can never open here (not sealed
+ * to us, tampered, not a message) and may be deleted by whoever holds them.
+ */
+export type ReceiveVerdict = 'accepted' | 'duplicate' | 'refused' | 'rejected'
+
+/** Refusals that no later envelope or session can change. */
+const FINAL_REFUSALS = new Set(['ERR_ENVELOPE', 'ERR_UNKNOWN_VERSION', 'ERR_PAYLOAD'])
 
 export interface MessengerInit {
   self: SessionId
@@ -188,7 +196,7 @@ export class Messenger {
       const code = (err as SottoError).code
       if (code === 'ERR_DUPLICATE_MESSAGE') return 'duplicate'
       this.init.logger.info('refused an envelope', { code: code ?? 'ERR_INTERNAL' })
-      return 'refused'
+      return code !== undefined && FINAL_REFUSALS.has(code) ? 'rejected' : 'refused'
     }
     const done = outcome as typeof outcome
     if (done === undefined || done.kind === 'blocked') return 'accepted'

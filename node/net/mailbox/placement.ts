@@ -91,8 +91,9 @@ export function pickSpread<T extends { range?: string }> (candidates: readonly T
 export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array, reputation?: MailboxReputation): Promise<MailboxPlacement> {
   const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
   let peers = found.slice(0, MAILBOX_REPLICAS)
-  // No DHT answer (a tiny or just-joined network): the peers we are connected to still help.
-  if (peers.length === 0) peers = libp2p.getPeers().slice(0, MAILBOX_REPLICAS)
+  // No DHT answer (a tiny or just-joined network): the connected peers closest to the key,
+  // the same ones a recipient's collector falls back to, so the two still meet.
+  if (peers.length === 0) peers = byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_REPLICAS)
   const trustedAmongClosest = peers.filter((p) => reputation?.trusted(p.toString()) === true).length
   if (reputation !== undefined && trustedAmongClosest < MIN_TRUSTED_CLOSER) {
     const extra = found.slice(MAILBOX_REPLICAS).filter((p) => reputation.trusted(p.toString())).map((peer) => ({ peer, range: addressRange(libp2p, peer) }))
