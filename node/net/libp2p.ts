@@ -19,7 +19,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import { RecordDatastore } from './record-datastore.js'
-import { DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
+import { CONNECTION_PING_INTERVAL_MS, DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
 
 export interface SottoLibp2pInit {
   privateKey: PrivateKey
@@ -76,6 +76,7 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
     peerDiscovery,
     ...(init.connectionGater !== undefined ? { connectionGater: init.connectionGater } : {}),
+    connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
     connectionManager: {
       maxConnections: MAX_CONNECTIONS,
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,

@@ -64,6 +64,7 @@ export class Network {
   private readonly timers: NodeJS.Timeout[] = []
   /** Mailbox (hex) -> since when this node has been far from it (the holder rule's grace). */
   private readonly farSince = new Map<string, number>()
+  private readonly lastRound = new Map<string, { at: number, targets: string, changes: number }>()
 
   private constructor (
     readonly libp2p: SottoLibp2p,
@@ -104,6 +105,7 @@ export class Network {
         for await (const held of mailboxStore.held(mailbox)) if (equalBytes(held.id, id)) return held.envelope
         return undefined
       },
+      acked: (mailbox, id) => mailboxStore?.wasAcked(mailbox, id) ?? false,
       logger: log,
       now: init.now
     })
@@ -161,7 +163,8 @@ export class Network {
       reputation: this.reputation,
       log: this.init.logger.forComponent('sotto:mailbox'),
       now: this.init.now,
-      farSince: this.farSince
+      farSince: this.farSince,
+      lastRound: this.lastRound
     })
     this.rebalancing = run
     try { return await run } finally { this.rebalancing = undefined }

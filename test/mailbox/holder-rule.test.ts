@@ -75,7 +75,7 @@ async function lyingMailbox (privateKey: PrivateKey, bootstrap: string[]): Promi
   const rules = recordRules(now)
   const libp2p = await createSottoLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, validate: createRecordValidator(rules.check, rules.sequence), select: createRecordSelector(rules.compare) })
   await registerMailbox(libp2p, { store, logger: silentLogger.forComponent('liar'), now })
-  await registerHolds(libp2p, { lookup: async () => new Uint8Array(randomBytes(64)), logger: silentLogger.forComponent('liar'), now })
+  await registerHolds(libp2p, { lookup: async () => new Uint8Array(randomBytes(64)), acked: () => false, logger: silentLogger.forComponent('liar'), now })
   running.push(libp2p)
   return libp2p
 }

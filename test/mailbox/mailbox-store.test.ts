@@ -54,6 +54,25 @@ describe('mailbox store', () => {
     await store.close()
   })
 
+  it('M6: an envelope the owner acked cannot be put back by another holder until it would have expired', async () => {
+    let t = 1_000_000
+    const store = await MailboxStore.open(await dbPath(), { totalQuotaBytes: 1e9, now: () => t })
+    const put = await store.put(mb(3), env('acked once'), 60_000, 'peer-a')
+    expect(put).toMatchObject({ ok: true, duplicate: false })
+    const id = (put as { id: Uint8Array }).id
+    const before = store.changes(mb(3))
+    expect(await store.ack(mb(3), [id])).toBe(1)
+    expect(store.changes(mb(3))).toBeGreaterThan(before)
+    expect(store.wasAcked(mb(3), id)).toBe(true)
+    // Another holder hands its copy on: taken as a duplicate, nothing is stored again.
+    expect(await store.put(mb(3), env('acked once'), 60_000, 'peer-b')).toMatchObject({ ok: true, duplicate: true })
+    expect(store.stats().envelopes).toBe(0)
+    // Past its expiry the envelope is a stranger again.
+    t += 61_000
+    expect(store.wasAcked(mb(3), id)).toBe(false)
+    expect(await store.put(mb(3), env('acked once'), 60_000, 'peer-b')).toMatchObject({ ok: true, duplicate: false })
+  })
+
   it('M3: an envelope past its TTL is gone from memory and disk', async () => {
     const path = await dbPath()
     let t = 5_000

@@ -87,3 +87,6 @@ export const MAX_SUBSCRIBERS_PER_PEER = 4
  * envelopes.
  */
 export const MAX_SUBSCRIPTION_BACKLOG_BYTES = 1024 * 1024
+
+/** Acked envelope ids a mailbox remembers (each until its expiry), so no holder puts one back. */
+export const MAX_TOMBSTONES = 100_000

@@ -38,6 +38,12 @@ export const MAILBOX_COLLECT_PEERS = 2 * MAILBOX_REPLICAS
 export const MIN_TRUSTED_CLOSER = Math.ceil(MAILBOX_REPLICAS / 2)
 /** How long a holder must have been far from a mailbox key before it may let go of a copy. */
 export const RELEASE_GRACE_MS = 10 * 60_000
+/**
+ * A mailbox whose envelopes and closest peers have not changed since its last round is left
+ * alone for this long (puts of whole envelopes to k peers every minute were most of a
+ * holder's idle traffic); after it, one round checks possession again.
+ */
+export const RECHECK_UNCHANGED_MS = 10 * 60_000
 /** A lookup of the closest peers gives up after this long and uses what it found. */
 export const CLOSEST_TIMEOUT_MS = 8_000
 /** Mailboxes re-checked per round, so one round stays bounded however much is held. */
@@ -125,6 +131,8 @@ export interface RebalanceContext {
   now: () => number
   /** Mailbox (hex) -> since when this node has been far from it; kept between rounds. */
   farSince: Map<string, number>
+  /** Mailbox (hex) -> what its last full round saw, to skip rounds where nothing changed. */
+  lastRound: Map<string, { at: number, targets: string, changes: number }>
 }
 
 export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<RebalanceResult> {
@@ -133,6 +141,7 @@ export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<Rebala
   let dropped = 0
   const held = new Set(store.mailboxes().map((m) => toHex(m)))
   for (const key of [...ctx.farSince.keys()]) if (!held.has(key)) ctx.farSince.delete(key)
+  for (const key of [...ctx.lastRound.keys()]) if (!held.has(key)) ctx.lastRound.delete(key)
   for (const mailbox of store.mailboxes().slice(0, MAX_MAILBOXES_PER_ROUND)) {
     const key = toHex(mailbox)
     const found = await closestPeers(libp2p, mailbox, MAILBOX_REPLICAS)
@@ -142,6 +151,10 @@ export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<Rebala
     const farLongEnough = !holder && now() - (ctx.farSince.get(key) ?? now()) >= RELEASE_GRACE_MS
     const mayRelease = farLongEnough && targets.length === MAILBOX_REPLICAS &&
       targets.filter((p) => reputation.trusted(p.toString())).length >= MIN_TRUSTED_CLOSER
+    const seen = { at: now(), targets: targets.map((p) => p.toString()).join(','), changes: store.changes(mailbox) }
+    const last = ctx.lastRound.get(key)
+    if (!mayRelease && last !== undefined && last.targets === seen.targets && last.changes === seen.changes && seen.at - last.at < RECHECK_UNCHANGED_MS) continue
+    ctx.lastRound.set(key, seen)
     const releasable: Uint8Array[] = []
     let sampled = false
     for await (const copy of store.held(mailbox)) {
@@ -155,6 +168,7 @@ export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<Rebala
       const answers = await Promise.all(targets.map(async (p, i) => puts[i].ok ? await askHolds(libp2p, p, mailbox, copy.id, copy.envelope) : 'NO_ROUTE'))
       answers.forEach((a, i) => {
         if (a === 'held') reputation.proved(targets[i].toString())
+        // "gone" (the owner acked it there) is no failure: that peer did its job.
         else if (puts[i].ok && (a === 'missing' || a === 'WRONG_DIGEST' || a === 'PROTOCOL')) reputation.failed(targets[i].toString())
       })
       if (mayRelease && answers.every((a) => a === 'held')) releasable.push(copy.id)

@@ -5,7 +5,7 @@
  *
  *   request: [v|0x01|mailbox(32)|id(16)|nonce(16)]  -> [v|0x81|status u8|digest(32)]
  *   digest  = SHA-256("sotto/mailbox-holds/v1" 0x00 || nonce || envelope)
- *   status  = 0 held (digest follows), 1 not held, 2 rate limited
+ *   status  = 0 held (digest follows), 1 not held, 2 rate limited, 3 acked by its owner here
  *
  * Only someone who has the envelope can check the digest, and the fresh nonce stops a peer
  * from answering with a digest it kept instead of the envelope. The request names an
@@ -32,7 +32,7 @@ export const HOLDS_BURST = 100
 export const MAX_INBOUND_HOLDS_STREAMS = 16
 export const HOLDS_TIMEOUT_MS = 5_000
 
-const STATUS = ['held', 'missing', 'RATE_LIMITED'] as const
+const STATUS = ['held', 'missing', 'RATE_LIMITED', 'gone'] as const
 export type HoldsAnswer = typeof STATUS[number] | 'NO_ROUTE' | 'PROTOCOL' | 'WRONG_DIGEST'
 
 export function possessionDigest (nonce: Uint8Array, envelope: Uint8Array): Uint8Array {
@@ -42,6 +42,8 @@ export function possessionDigest (nonce: Uint8Array, envelope: Uint8Array): Uint
 export interface HoldsServerInit {
   /** The envelope with this id held in this mailbox, or undefined. */
   lookup: (mailbox: Uint8Array, id: Uint8Array) => Promise<Uint8Array | undefined>
+  /** True when the owner acked this envelope here (it was held, and delivered). */
+  acked: (mailbox: Uint8Array, id: Uint8Array) => boolean
   logger: ComponentLogger
   now: () => number
 }
@@ -67,6 +69,7 @@ export async function registerHolds (libp2p: Libp2p, init: HoldsServerInit): Pro
       const mailbox = body.subarray(1, 1 + MAILBOX_KEY_LENGTH)
       const id = body.subarray(1 + MAILBOX_KEY_LENGTH, 1 + MAILBOX_KEY_LENGTH + ENVELOPE_ID_LENGTH)
       const envelope = await init.lookup(mailbox, id)
+      if (envelope === undefined && init.acked(mailbox, id)) status = 3
       if (envelope !== undefined) {
         status = 0
         digest = possessionDigest(body.subarray(1 + MAILBOX_KEY_LENGTH + ENVELOPE_ID_LENGTH), envelope)

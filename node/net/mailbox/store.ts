@@ -27,7 +27,7 @@ import { toHex, fromHex } from '../../bytes.js'
 import {
   MAILBOX_SHARE_OF_NODE, MAX_BATCH, MAX_BYTES_PER_MAILBOX, MAX_ENVELOPE_BYTES, MAX_ENVELOPES_PER_MAILBOX, MAX_ENVELOPES_PER_NODE,
   MAX_ENVELOPES_PER_SENDER, MAX_TTL_MS, MIN_CHARGED_BYTES, PRESSURE_LEVEL, PRESSURE_SENDER_SHARE, PRESSURE_TTL_MS,
-  SENDER_SHARE_OF_MAILBOX, SENDER_SHARE_OF_NODE
+  MAX_TOMBSTONES, SENDER_SHARE_OF_MAILBOX, SENDER_SHARE_OF_NODE
 } from './constants.js'
 
 export const MAILBOX_KEY_LENGTH = 32
@@ -78,6 +78,14 @@ export class MailboxStore {
   private readonly senders = new Map<string, { usage: Usage, keys: Set<string> }>()
   private readonly total: Usage = { bytes: 0, count: 0 }
   private totalSize = 0
+  /**
+   * Envelopes the owner acked here, until they would have expired: a holder elsewhere that
+   * still has a copy cannot put it back (it gets "duplicate"), so acked mail stops moving.
+   * Memory only, bounded; after a restart a re-put copy is fetched and acked once more.
+   */
+  private readonly tombstones = new Map<string, number>()
+  /** Per mailbox, a counter that moves on every envelope added or removed. */
+  private readonly changeCount = new Map<string, number>()
 
   private constructor (private readonly root: string, private readonly init: MailboxStoreInit, private readonly senderKey: Uint8Array) {}
 
@@ -132,6 +140,8 @@ export class MailboxStore {
     const box = this.boxes.get(m)
     const existing = box?.entries.get(i)
     if (existing !== undefined) return { ok: true, id, expiresAt: existing.expiresAt, duplicate: true }
+    const acked = this.tombstones.get(`${m}:${i}`)
+    if (acked !== undefined && acked > this.init.now()) return { ok: true, id, expiresAt: acked, duplicate: true }
 
     // Everything up to the reservation below runs before the first await, so concurrent puts
     // cannot both pass a quota check, and evictions and the new entry land together.
@@ -209,9 +219,33 @@ export class MailboxStore {
     let removed = 0
     for (const id of ids.slice(0, MAX_BATCH)) {
       const i = toHex(id)
-      if (await this.delete(m, i)) removed++
+      const expiresAt = this.boxes.get(m)?.entries.get(i)?.expiresAt
+      if (await this.delete(m, i)) {
+        removed++
+        this.tombstone(`${m}:${i}`, expiresAt ?? this.init.now() + MAX_TTL_MS)
+      }
     }
     return removed
+  }
+
+  /** True when the owner acked this envelope here and it has not yet expired. */
+  wasAcked (mailbox: Uint8Array, id: Uint8Array): boolean {
+    return (this.tombstones.get(`${toHex(mailbox)}:${toHex(id)}`) ?? 0) > this.init.now()
+  }
+
+  /** Moves whenever an envelope of this mailbox is added or removed (re-replication skips an unchanged one). */
+  changes (mailbox: Uint8Array): number {
+    return this.changeCount.get(toHex(mailbox)) ?? 0
+  }
+
+  private tombstone (key: string, until: number): void {
+    this.tombstones.delete(key)
+    if (this.tombstones.size >= MAX_TOMBSTONES) {
+      const now = this.init.now()
+      for (const [k, t] of this.tombstones) if (t <= now) this.tombstones.delete(k)
+      if (this.tombstones.size >= MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value as string)
+    }
+    this.tombstones.set(key, until)
   }
 
   /** Removes every envelope whose time is up (M3). */
@@ -339,6 +373,7 @@ export class MailboxStore {
   }
 
   private add (m: string, i: string, e: Entry): void {
+    this.changeCount.set(m, (this.changeCount.get(m) ?? 0) + 1)
     let box = this.boxes.get(m)
     if (box === undefined) { box = { entries: new Map(), usage: { bytes: 0, count: 0 }, bySender: new Map() }; this.boxes.set(m, box) }
     box.entries.set(i, e)
@@ -355,6 +390,7 @@ export class MailboxStore {
   }
 
   private remove (m: string, i: string): void {
+    this.changeCount.set(m, (this.changeCount.get(m) ?? 0) + 1)
     const box = this.boxes.get(m)
     const e = box?.entries.get(i)
     if (box === undefined || e === undefined) return
