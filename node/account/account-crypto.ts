@@ -38,6 +38,7 @@ export async function openAccountCrypto (init: AccountCryptoInit): Promise<Accou
   await manager.createPrekeys()
   return {
     manager,
+    prepare: async (peer, options) => { await manager.prepare(peer, options) },
     seal: async (peer, plaintext, options) => await manager.seal(peer, plaintext, options),
     reset: async (peer) => { await manager.resetSession(peer) },
     open: async (envelope, commit) => await manager.open(envelope, commit),

@@ -35,6 +35,11 @@ const PIN_VERSION = 1
 
 export type BundleFetcher = (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
 
+/** Bundles kept between prepare() and the encrypt that uses them. */
+const MAX_PREFETCHED_BUNDLES = 64
+/** A prefetched bundle older than this is fetched again (the contact may have rotated). */
+const PREFETCHED_BUNDLE_TTL_MS = 60_000
+
 export interface SessionManagerInit {
   identity: IdentityKeys
   store: CryptoStore
@@ -95,6 +100,8 @@ export class SessionManager {
   readonly cipher: SessionCipher
   /** Decoded records in least recently used order (a Map iterates in insertion order). */
   private readonly records = new Map<string, SessionRecord>()
+  /** Bundles fetched before entering the queue (prepare), used by the next encrypt to that peer. */
+  private readonly prefetched = new Map<string, { bytes: Uint8Array, at: number }>()
   private readonly maxCachedSessions: number
   private queue: Promise<unknown> = Promise.resolve()
   private readonly log: ComponentLogger | undefined
@@ -231,6 +238,21 @@ export class SessionManager {
   }
 
   /** Encrypts and seals a plaintext for `peer`; the advanced state is stored before the envelope is returned (R10). */
+  /**
+   * Fetches the contact's bundle when there is no usable session yet, outside the queue: a
+   * DHT lookup can take seconds, and everything else this account encrypts or decrypts waits
+   * behind the queue. The next encrypt to that peer uses the bundle fetched here.
+   */
+  async prepare (peer: SessionId, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const fetch = this.init.fetchBundle ?? this.init.fetchRecord
+    if (fetch === undefined || this.usable((await this.load(peer)).current, this.now())) return
+    const bytes = await fetch(peer, { signal: options.signal })
+    if (bytes === undefined) return
+    this.prefetched.delete(peer)
+    if (this.prefetched.size >= MAX_PREFETCHED_BUNDLES) this.prefetched.delete(this.prefetched.keys().next().value as string)
+    this.prefetched.set(peer, { bytes, at: this.now() })
+  }
+
   async encrypt (peer: SessionId, plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Uint8Array> {
     return await this.run(async () => {
       const now = this.now()
@@ -238,7 +260,11 @@ export class SessionManager {
       const ops: CryptoStoreOp[] = []
       if (!this.usable(record.current, now)) {
         const fetch = this.init.fetchBundle ?? this.init.fetchRecord
-        const bytes = fetch === undefined ? undefined : await fetch(peer, { signal: options.signal })
+        const early = this.prefetched.get(peer)
+        this.prefetched.delete(peer)
+        const bytes = early !== undefined && now - early.at < PREFETCHED_BUNDLE_TTL_MS
+          ? early.bytes
+          : fetch === undefined ? undefined : await fetch(peer, { signal: options.signal })
         options.signal?.throwIfAborted()
         if (bytes === undefined) throw new NoSessionError('no session and no prekey bundle for this contact')
         const started = await this.initiate(peer, record, bytes, options.oneTimePrekey !== false, now)

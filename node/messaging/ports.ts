@@ -9,6 +9,11 @@ import type { StoreOp } from '../store/types.js'
 export interface SessionCrypto {
   /** Seals a plaintext for a peer, starting a session from its published bundle when needed. */
   seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal, oneTimePrekey?: boolean }) => Promise<Uint8Array>
+  /**
+   * Optional: fetches what a first seal to `peer` needs (its prekey record) before the
+   * messenger takes its lock, so a slow lookup holds up no other conversation.
+   */
+  prepare?: (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<void>
   /** Forgets the session with a peer; the next seal starts a new one from their record. */
   reset: (peer: SessionId) => Promise<void>
   /**
