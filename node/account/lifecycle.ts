@@ -299,7 +299,7 @@ export class AccountLifecycle {
     if (o === undefined) return
     if (o.publisher.publishedAt === undefined) setTimeout(() => { if (this.open === o) o.publisher.schedule() }, FIRST_PUBLISH_DELAY_MS).unref()
     void o.messenger.outbox.retryDue(true)
-    setTimeout(() => { if (this.open === o) void o.mail.collect() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
+    setTimeout(() => { if (this.open === o) o.mail.collectSoon() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
   }
 
   private checkIdle (): void {

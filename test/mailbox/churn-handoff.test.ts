@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sessionIdToX25519, type SessionId } from '../../node/identity/session-id.js'
 import { byDistance } from '../../node/net/kad-distance.js'
 import { mailboxKeyFor } from '../../node/net/mailbox/proof.js'
-import { MAILBOX_REPLICAS, RELEASE_GRACE_MS } from '../../node/net/mailbox/placement.js'
+import { MAILBOX_REPLICAS, RECHECK_UNCHANGED_MS, RELEASE_GRACE_MS } from '../../node/net/mailbox/placement.js'
 import { TRUST_MIN_AGE_MS } from '../../node/net/mailbox/reputation.js'
 import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 
@@ -55,12 +55,17 @@ async function rebalanceRound (nodes: TestNode[]): Promise<{ handedOn: number, d
   return total
 }
 
-/** Rounds across the grace period and the trust window: a far copy may go only after both. */
+/**
+ * Rounds across the grace period and the trust window: a far copy may go only after both.
+ * An unchanged mailbox is checked once per RECHECK_UNCHANGED_MS, so the clock moves by that
+ * much between the rounds that earn trust; the last round is the one that may let go.
+ */
 async function roundsUntilSettled (nodes: TestNode[]): Promise<void> {
   await rebalanceRound(nodes)
-  skew += RELEASE_GRACE_MS
+  skew += Math.max(RELEASE_GRACE_MS, RECHECK_UNCHANGED_MS)
   await rebalanceRound(nodes)
   skew += TRUST_MIN_AGE_MS
+  await rebalanceRound(nodes)
   await rebalanceRound(nodes)
 }
 

@@ -19,6 +19,12 @@ import { ackEnvelopes, fetchPage, subscribeEnvelopes, type ProofSigner } from '.
 import { envelopeId, type MailboxCursor } from './store.js'
 
 export const MAIL_POLL_MS = 15_000
+/**
+ * Collections asked for by events (a peer connected) are at least this far apart: a
+ * collection opens connections, and each new connection asked for another collection, so a
+ * returning node collected back to back.
+ */
+export const MIN_COLLECT_GAP_MS = 5_000
 /** Envelope ids remembered as handled / refused, so a copy from a second mailbox is not opened again. */
 export const MAX_REMEMBERED_HANDLED = 100_000
 export const MAX_REMEMBERED_REFUSED = 10_000
@@ -48,8 +54,18 @@ export class MailCollector {
   private running: Promise<void> | undefined
   private again = false
   private readonly subscriptions = new Map<string, AbortController>()
+  private lastFinished = 0
+  private soon: NodeJS.Timeout | undefined
 
   constructor (private readonly init: MailCollectorInit) {}
+
+  /** Asks for a collection; several asks within MIN_COLLECT_GAP_MS of the last one become one. */
+  collectSoon (): void {
+    if (this.soon !== undefined) return
+    const wait = Math.max(0, this.lastFinished + MIN_COLLECT_GAP_MS - Date.now())
+    this.soon = setTimeout(() => { this.soon = undefined; void this.collect() }, wait)
+    this.soon.unref()
+  }
 
   start (): void {
     this.timer = setInterval(() => { void this.collect() }, MAIL_POLL_MS)
@@ -59,6 +75,7 @@ export class MailCollector {
 
   stop (): void {
     if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.soon !== undefined) clearTimeout(this.soon)
     for (const c of this.subscriptions.values()) c.abort()
     this.subscriptions.clear()
   }
@@ -75,7 +92,7 @@ export class MailCollector {
         this.again = false
         await this.collectOnce()
       } while (this.again)
-    })().finally(() => { this.running = undefined })
+    })().finally(() => { this.running = undefined; this.lastFinished = Date.now() })
     await this.running
   }
 
