@@ -18,7 +18,11 @@ import { closestPeers, MAILBOX_COLLECT_PEERS } from './placement.js'
 import { ackEnvelopes, fetchPage, subscribeEnvelopes, type ProofSigner } from './protocol.js'
 import { envelopeId, type MailboxCursor } from './store.js'
 
-export const MAIL_POLL_MS = 15_000
+/**
+ * A full collection on a timer, besides the one at start, the ones new connections ask for
+ * and the pushes of open subscriptions: it finds holders that appeared meanwhile.
+ */
+export const MAIL_POLL_MS = 60_000
 /**
  * Collections asked for by events (a peer connected) are at least this far apart: a
  * collection opens connections, and each new connection asked for another collection, so a
@@ -104,7 +108,17 @@ export class MailCollector {
   private async holders (): Promise<PeerId[]> {
     const { libp2p, mailbox } = this.init
     const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
-    return found.length > 0 ? found : byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_COLLECT_PEERS)
+    const closest = found.length > 0 ? found : byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_COLLECT_PEERS)
+    // A lookup cut short under load may miss holders: where mail was found before is asked too.
+    return [...closest, ...this.foundAt.filter((p) => !closest.some((c) => c.equals(p)))]
+  }
+
+  /** Peers that last held mail for us, closest first; asked with every collection. */
+  private foundAt: PeerId[] = []
+
+  private rememberHolder (peer: PeerId): void {
+    if (this.foundAt.some((p) => p.equals(peer))) return
+    this.foundAt = byDistance(this.init.mailbox, [...this.foundAt, peer]).slice(0, MAILBOX_COLLECT_PEERS)
   }
 
   private async collectOnce (): Promise<void> {
@@ -129,6 +143,7 @@ export class MailCollector {
         return page > 0
       }
       const done: Uint8Array[] = []
+      if (r.envelopes.length > 0) this.rememberHolder(peer)
       for (const e of r.envelopes) if (await this.handle(e.envelope)) done.push(e.id)
       if (done.length > 0) await ackEnvelopes(libp2p, peer, sign, done)
       if (!r.more || r.next === undefined) return true
