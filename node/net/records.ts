@@ -4,7 +4,8 @@
  * every node's validator refuses bad records (D1), the selector keeps the highest sequence
  * (D2), our own record is validated before a put and the put is counted by the peers that
  * accepted it (D6), and a lookup verifies every copy it sees and keeps the best valid one,
- * so one peer answering with a forged or stale record does not win (D4).
+ * so one peer answering with a forged or stale record does not win (D4); it stops at a
+ * quorum of valid copies.
  */
 import type { KadDHT } from '@libp2p/kad-dht'
 import { utf8 } from '../bytes.js'
@@ -68,8 +69,16 @@ export async function publishRecord (dht: KadDHT, sessionId: string, value: Uint
   return { peers }
 }
 
+/**
+ * A lookup ends once this many valid copies were seen (the best of them wins): one peer
+ * answering with a forged or stale record still loses to the others (D4), and the walk does
+ * not wait for the slowest peers of the network to answer too.
+ */
+export const RECORD_LOOKUP_QUORUM = 3
+
 export async function findRecord (dht: KadDHT, sessionId: string, check: RecordCheck, compare: RecordCompare, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
   let best: Uint8Array | undefined
+  let valid = 0
   try {
     for await (const event of dht.get(recordKey(sessionId), { signal: options.signal })) {
       if (event.name !== 'VALUE') continue
@@ -79,6 +88,7 @@ export async function findRecord (dht: KadDHT, sessionId: string, check: RecordC
         continue
       }
       if (best === undefined || compare(event.value, best) > 0) best = event.value
+      if (++valid >= RECORD_LOOKUP_QUORUM) break
     }
   } catch (err) {
     // "not found" and timeouts end the walk; whatever valid copy we saw still counts.
