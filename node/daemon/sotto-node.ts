@@ -143,6 +143,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     controller,
     addresses: () => network.addresses(),
     publishedRecord: () => account.publishedRecord,
+    lookupRecord: async (sessionId, options) => await network.fetchRecord(sessionId, options),
     rebalanceMailboxes: async () => await network.rebalanceMailboxes(),
     async stop () {
       if (stopped) return

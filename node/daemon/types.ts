@@ -1,5 +1,6 @@
 import type { ConnectionGater } from '@libp2p/interface'
 import type { Logger } from '../log.js'
+import type { SessionId } from '../identity/session-id.js'
 import type { ScryptParams } from '../store/kdf.js'
 import type { NodeController } from '../api/routes.js'
 
@@ -50,6 +51,8 @@ export interface SottoNode {
   addresses: () => string[]
   /** The prekey record last published for the unlocked account, as the DHT holds it. */
   publishedRecord: () => Uint8Array | undefined
+  /** A Session ID's current prekey record from the DHT, verified, or undefined (benchmarks, tools). */
+  lookupRecord: (sessionId: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
   /** Hands held envelopes on to the peers now closest to their mailboxes (also every minute). */
   rebalanceMailboxes: () => Promise<{ handedOn: number, dropped: number }>
   stop: () => Promise<void>
