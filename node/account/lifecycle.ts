@@ -34,6 +34,8 @@ export const MIN_PASSPHRASE_LENGTH = 8
 export const IDLE_CHECK_MS = 15_000
 /** A just-connected peer gets a moment to finish identify before the first record put. */
 export const FIRST_PUBLISH_DELAY_MS = 300
+/** Queued envelopes are retried on a new connection at most this often (else by their backoff). */
+export const FORCED_RETRY_GAP_MS = 5_000
 /** Mail is collected shortly after a peer connects: it may be one of our mailboxes. */
 export const COLLECT_ON_CONNECT_DELAY_MS = 200
 
@@ -85,6 +87,7 @@ export class AccountLifecycle {
   private readonly log: ComponentLogger
   private readonly idleTimer: NodeJS.Timeout
   private readonly onPeerConnect = (): void => { this.peerConnected() }
+  private lastForcedRetry = 0
 
   constructor (private readonly init: AccountLifecycleInit) {
     this.log = init.logger.forComponent('sotto:account')
@@ -298,7 +301,12 @@ export class AccountLifecycle {
     const o = this.open
     if (o === undefined) return
     if (o.publisher.publishedAt === undefined) setTimeout(() => { if (this.open === o) o.publisher.schedule() }, FIRST_PUBLISH_DELAY_MS).unref()
-    void o.messenger.outbox.retryDue(true)
+    // A new connection may make a contact reachable: retry queued envelopes now, but at most
+    // once per gap, since a DHT participant connects to peers all the time.
+    if (this.init.now() - this.lastForcedRetry >= FORCED_RETRY_GAP_MS) {
+      this.lastForcedRetry = this.init.now()
+      void o.messenger.outbox.retryDue(true)
+    }
     setTimeout(() => { if (this.open === o) o.mail.collectSoon() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
   }
 

@@ -91,12 +91,17 @@ export class MailCollector {
       await this.running
       return
     }
+    let asked = 0
     this.running = (async () => {
       do {
         this.again = false
-        await this.collectOnce()
+        asked += await this.collectOnce()
       } while (this.again)
-    })().finally(() => { this.running = undefined; this.lastFinished = Date.now() })
+    })().finally(() => {
+      this.running = undefined
+      // A collection that reached nobody (no peer yet) does not hold back the next one.
+      if (asked > 0) this.lastFinished = Date.now()
+    })
     await this.running
   }
 
@@ -121,7 +126,8 @@ export class MailCollector {
     this.foundAt = byDistance(this.init.mailbox, [...this.foundAt, peer]).slice(0, MAILBOX_COLLECT_PEERS)
   }
 
-  private async collectOnce (): Promise<void> {
+  /** Asks every peer that may hold our mail; resolves with how many were asked. */
+  private async collectOnce (): Promise<number> {
     const peers = await this.holders()
     await Promise.all(peers.map(async (peer) => {
       try {
@@ -130,6 +136,7 @@ export class MailCollector {
         this.init.log.debug('mailbox fetch failed', { code: (err as { code?: string }).code ?? 'ERR' })
       }
     }))
+    return peers.length
   }
 
   /** Reads one mailbox page by page, acking each page's handled envelopes; false when it did not answer. */
