@@ -15,6 +15,7 @@ import { concatBytes } from '../bytes.js'
 import type { ComponentLogger } from '../log.js'
 import { DELIVER_BURST, DELIVER_PROTOCOL, DELIVER_RATE_PER_SECOND, DELIVER_TIMEOUT_MS, FRAME_TIMEOUT_MS, MAX_DELIVER_FRAME, MAX_DELIVER_RATE_PEERS, MAX_INBOUND_DELIVER_STREAMS, MAX_OUTBOUND_DELIVER_STREAMS } from './constants.js'
 import { checkVersion, FrameError, FrameReader, FRAME_VERSION, writeFrame } from './frames.js'
+import { TokenBuckets } from './token-bucket.js'
 
 const TYPE_ENVELOPE = 0x01
 const TYPE_ACK = 0x02
@@ -37,42 +38,16 @@ export interface DeliverServerInit {
   rate?: { perSecond: number, burst: number }
 }
 
-/** A token bucket per remote peer, bounded in the number of peers it remembers. */
-class PeerBuckets {
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-
-  constructor (private readonly now: () => number, private readonly perSecond: number, private readonly burst: number) {
-    if (!(perSecond > 0) || !(burst >= 1)) throw new RangeError('a delivery rate needs perSecond > 0 and burst >= 1')
-  }
-
-  /** Takes a token for `peer`: 0 when it got one, else the milliseconds until one is back. */
-  take (peer: string): number {
-    const t = this.now()
-    const b = this.buckets.get(peer) ?? { tokens: this.burst, at: t }
-    b.tokens = Math.min(this.burst, b.tokens + Math.max(0, t - b.at) * this.perSecond / 1000)
-    b.at = t
-    // Most recently seen last, so the first is the one to forget.
-    this.buckets.delete(peer)
-    this.buckets.set(peer, b)
-    while (this.buckets.size > MAX_DELIVER_RATE_PEERS) this.buckets.delete(this.buckets.keys().next().value as string)
-    if (b.tokens >= 1) {
-      b.tokens -= 1
-      return 0
-    }
-    return Math.ceil((1 - b.tokens) * 1000 / this.perSecond)
-  }
-}
-
 export async function registerDeliver (libp2p: Libp2p, init: DeliverServerInit): Promise<void> {
   const timeout = init.frameTimeoutMs ?? FRAME_TIMEOUT_MS
-  const buckets = new PeerBuckets(init.now ?? Date.now, init.rate?.perSecond ?? DELIVER_RATE_PER_SECOND, init.rate?.burst ?? DELIVER_BURST)
+  const buckets = new TokenBuckets(init.now ?? Date.now, init.rate?.perSecond ?? DELIVER_RATE_PER_SECOND, init.rate?.burst ?? DELIVER_BURST, MAX_DELIVER_RATE_PEERS)
   await libp2p.handle(DELIVER_PROTOCOL, (stream: Stream, connection: Connection) => {
     const reset = (err: unknown): void => {
       // Garbage, oversize or too slow: reset this stream only.
       init.logger.debug('deliver stream reset', { code: (err as FrameError).code ?? 'ERR_STREAM' })
       stream.abort(err instanceof Error ? err : new Error('deliver failed'))
     }
-    const wait = buckets.take(connection.remotePeer.toString())
+    const wait = buckets.wait(connection.remotePeer.toString())
     if (wait > 0) {
       void refuse(stream, wait).catch(reset)
       return

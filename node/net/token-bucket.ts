@@ -3,22 +3,34 @@
  * `maxKeys` the least recently seen key is forgotten (it starts again with a full bucket,
  * which costs an attacker a new key per burst, and keys are PeerIds with a connection).
  */
+import { SottoError } from '../errors.js'
+
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number, at: number }>()
 
-  constructor (private readonly now: () => number, private readonly perSecond: number, private readonly burst: number, private readonly maxKeys = 10_000) {}
+  constructor (private readonly now: () => number, private readonly perSecond: number, private readonly burst: number, private readonly maxKeys = 10_000) {
+    if (!(perSecond > 0) || !(burst >= 1)) throw new SottoError('ERR_BAD_RATE', 'a rate needs perSecond > 0 and burst >= 1')
+  }
+
+  /** Takes one token for `key`: 0 when it got one, else the milliseconds until one is back. */
+  wait (key: string): number {
+    const t = this.now()
+    const b = this.buckets.get(key) ?? { tokens: this.burst, at: t }
+    b.tokens = Math.min(this.burst, b.tokens + Math.max(0, t - b.at) * this.perSecond / 1000)
+    b.at = t
+    // Most recently seen last, so the first is the one to forget.
+    this.buckets.delete(key)
+    this.buckets.set(key, b)
+    while (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string)
+    if (b.tokens >= 1) {
+      b.tokens -= 1
+      return 0
+    }
+    return Math.ceil((1 - b.tokens) * 1000 / this.perSecond)
+  }
 
   /** Takes one token for `key`; false when its bucket is empty. */
   take (key: string): boolean {
-    const t = this.now()
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: t }
-    b.tokens = Math.min(this.burst, b.tokens + (t - b.at) / 1000 * this.perSecond)
-    b.at = t
-    this.buckets.delete(key)
-    if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string)
-    this.buckets.set(key, b)
-    if (b.tokens < 1) return false
-    b.tokens -= 1
-    return true
+    return this.wait(key) === 0
   }
 }

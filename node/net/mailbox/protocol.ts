@@ -19,6 +19,7 @@ import type { Libp2p, PeerId, Stream, Connection } from '@libp2p/interface'
 import { concatBytes } from '../../bytes.js'
 import type { ComponentLogger } from '../../log.js'
 import { MAILBOX_PROTOCOL } from '../constants.js'
+import { TokenBuckets } from '../token-bucket.js'
 import { checkVersion, FrameError, FrameReader, FRAME_VERSION, writeFrame } from '../frames.js'
 import {
   MAILBOX_FRAME_TIMEOUT_MS, MAX_BATCH, MAX_ENVELOPE_BYTES, MAX_INBOUND_MAILBOX_STREAMS, MAX_MAILBOX_REQUEST_FRAME, MAX_OUTBOUND_MAILBOX_STREAMS,
@@ -63,22 +64,6 @@ export function encodeFetchTail (after: MailboxCursor | undefined): Uint8Array {
   return concatBytes(Uint8Array.of(FETCH_FORMAT), u64(after?.expiresAt ?? 0), after?.id ?? new Uint8Array(16))
 }
 
-/** Token bucket per peer (M2): a flood from one peer is refused, others go on. */
-class PutLimiter {
-  private readonly buckets = new Map<string, { tokens: number, at: number }>()
-  constructor (private readonly now: () => number, private readonly perSecond: number, private readonly burst: number) {}
-  take (peer: string): boolean {
-    const t = this.now()
-    const b = this.buckets.get(peer) ?? { tokens: this.burst, at: t }
-    b.tokens = Math.min(this.burst, b.tokens + (t - b.at) / 1000 * this.perSecond)
-    b.at = t
-    if (this.buckets.size > 10_000) this.buckets.clear()
-    this.buckets.set(peer, b)
-    if (b.tokens < 1) return false
-    b.tokens -= 1
-    return true
-  }
-}
 
 export interface MailboxServerInit {
   store: MailboxStore | undefined
@@ -98,7 +83,7 @@ export interface MailboxServer {
 
 export async function registerMailbox (libp2p: Libp2p, init: MailboxServerInit): Promise<MailboxServer> {
   const challenges = new ChallengeBook(init.now)
-  const limiter = new PutLimiter(init.now, init.putRate?.perSecond ?? PUTS_PER_SECOND_PER_PEER, init.putRate?.burst ?? PUT_BURST)
+  const limiter = new TokenBuckets(init.now, init.putRate?.perSecond ?? PUTS_PER_SECOND_PER_PEER, init.putRate?.burst ?? PUT_BURST)
   const selfPeer = libp2p.peerId.toMultihash().bytes
   const subscribers = new Map<string, Set<Stream>>()
   /** Open subscriptions per remote peer, oldest first. */
