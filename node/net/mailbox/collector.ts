@@ -20,9 +20,11 @@ import { envelopeId, type MailboxCursor } from './store.js'
 
 /**
  * A full collection on a timer, besides the one at start, the ones new connections ask for
- * and the pushes of open subscriptions: it finds holders that appeared meanwhile.
+ * and the pushes of open subscriptions: it finds holders that appeared meanwhile. Polls were
+ * most of an idle user node's cost (at 60 s, 30 nodes: 120 ms CPU and 50 KB per node-minute;
+ * at 5 min: 72 ms and 16 KB); online recipients get mail directly or pushed.
  */
-export const MAIL_POLL_MS = 60_000
+export const MAIL_POLL_MS = 300_000
 /**
  * Collections asked for by events (a peer connected) are at least this far apart: a
  * collection opens connections, and each new connection asked for another collection, so a
