@@ -137,13 +137,15 @@ describe.skipIf(!haveBrowser)('web UI in Chromium', () => {
 
     // Verify: 60 digits in 12 groups, the same on both sides.
     await alice.click(id('verifyButton'))
-    await alice.waitForSelector(id('safetyNumber'))
+    // The dialog fills in its digits once the node answered: wait for them, not the box.
+    await alice.waitForSelector(`${id('safetyNumber')} span`)
     const aliceDigits = await alice.$$eval(`${id('safetyNumber')} span`, (s) => s.map((x) => x.textContent).join(' '))
     // The QR code is drawn (a real image, loaded under the CSP).
     expect(await alice.$eval(id('safetyQr'), (img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(50)
     expect(aliceDigits.split(' ')).toHaveLength(12)
     await alice.screenshot({ path: join(SHOTS, 'verify-1280.png') })
     await bob.click(id('verifyButton'))
+    await bob.waitForSelector(`${id('safetyNumber')} span`)
     const bobDigits = await bob.$$eval(`${id('safetyNumber')} span`, (s) => s.map((x) => x.textContent).join(' '))
     expect(bobDigits).toBe(aliceDigits)
     await alice.click(id('markVerified'))
