@@ -20,7 +20,6 @@ import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from './mailbox/constant
 import { rebalanceMailboxes, REBALANCE_INTERVAL_MS, type RebalanceResult } from './mailbox/placement.js'
 import { registerHolds } from './mailbox/possession.js'
 import { MailboxReputation } from './mailbox/reputation.js'
-import { equalBytes } from '../bytes.js'
 
 /** A prekey record lookup gives up after this long. */
 export const FIND_RECORD_TIMEOUT_MS = 10_000
@@ -100,11 +99,7 @@ export class Network {
       : await MailboxStore.open(join(init.dataDir, 'mailbox'), { totalQuotaBytes: init.mailboxQuotaBytes ?? DEFAULT_TOTAL_QUOTA_BYTES, now: init.now })
     const mailboxServer = await registerMailbox(libp2p, { store: mailboxStore, logger: log, now: init.now })
     await registerHolds(libp2p, {
-      lookup: async (mailbox, id) => {
-        if (mailboxStore === undefined) return undefined
-        for await (const held of mailboxStore.held(mailbox)) if (equalBytes(held.id, id)) return held.envelope
-        return undefined
-      },
+      lookup: async (mailbox, id) => await mailboxStore?.read(mailbox, id),
       acked: (mailbox, id) => mailboxStore?.wasAcked(mailbox, id) ?? false,
       logger: log,
       now: init.now

@@ -264,6 +264,19 @@ export class MailboxStore {
   }
 
   /** Every live envelope of one mailbox, read one at a time (re-replication walks all, not one batch). */
+  /** One live envelope by its id, read from its file; undefined when not held (or gone meanwhile). */
+  async read (mailbox: Uint8Array, id: Uint8Array): Promise<Uint8Array | undefined> {
+    const m = toHex(mailbox)
+    const i = toHex(id)
+    const e = this.boxes.get(m)?.entries.get(i)
+    if (e === undefined || e.pending || e.expiresAt <= this.init.now()) return undefined
+    try {
+      return new Uint8Array(await readFile(join(this.root, m, fileName(i, e))))
+    } catch {
+      return undefined
+    }
+  }
+
   async * held (mailbox: Uint8Array): AsyncGenerator<HeldEnvelope> {
     const m = toHex(mailbox)
     const now = this.init.now()
