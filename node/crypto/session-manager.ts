@@ -100,8 +100,11 @@ export class SessionManager {
   readonly cipher: SessionCipher
   /** Decoded records in least recently used order (a Map iterates in insertion order). */
   private readonly records = new Map<string, SessionRecord>()
-  /** Bundles fetched before entering the queue (prepare), used by the next encrypt to that peer. */
-  private readonly prefetched = new Map<string, { bytes: Uint8Array, at: number }>()
+  /**
+   * Lookups done before entering the queue (prepare), for the next encrypt to that peer: the
+   * bundle, or undefined when none was found (the encrypt then fails without looking again).
+   */
+  private readonly prefetched = new Map<string, { bytes: Uint8Array | undefined, at: number }>()
   private readonly maxCachedSessions: number
   private queue: Promise<unknown> = Promise.resolve()
   private readonly log: ComponentLogger | undefined
@@ -246,8 +249,7 @@ export class SessionManager {
   async prepare (peer: SessionId, options: { signal?: AbortSignal } = {}): Promise<void> {
     const fetch = this.init.fetchBundle ?? this.init.fetchRecord
     if (fetch === undefined || this.usable((await this.load(peer)).current, this.now())) return
-    const bytes = await fetch(peer, { signal: options.signal })
-    if (bytes === undefined) return
+    const bytes = await fetch(peer, { signal: options.signal }).catch(() => undefined)
     this.prefetched.delete(peer)
     if (this.prefetched.size >= MAX_PREFETCHED_BUNDLES) this.prefetched.delete(this.prefetched.keys().next().value as string)
     this.prefetched.set(peer, { bytes, at: this.now() })
@@ -262,6 +264,7 @@ export class SessionManager {
         const fetch = this.init.fetchBundle ?? this.init.fetchRecord
         const early = this.prefetched.get(peer)
         this.prefetched.delete(peer)
+        // A lookup prepare just made (found or not) is not made again inside the queue.
         const bytes = early !== undefined && now - early.at < PREFETCHED_BUNDLE_TTL_MS
           ? early.bytes
           : fetch === undefined ? undefined : await fetch(peer, { signal: options.signal })

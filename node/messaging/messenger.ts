@@ -91,7 +91,7 @@ export class Messenger {
     const id = randomBytes(16).toString('hex')
     const payload: Payload = { v: 1, t: 'text', id, sentAt, text }
     // A first message needs the contact's record from the DHT: look it up before the lock.
-    await this.init.crypto.prepare?.(contact.sessionId, options).catch(() => {})
+    await this.init.crypto.prepare?.(contact.sessionId, options)
     const queued = await this.lock.run(async () => {
       let envelope: Uint8Array | undefined
       let sealError: string | undefined
@@ -148,7 +148,7 @@ export class Messenger {
   private async sealAndDeliver (peer: SessionId, payload: Payload, options: { signal?: AbortSignal }): Promise<DeliveryResult> {
     let envelope: Uint8Array
     try {
-      await this.init.crypto.prepare?.(peer, options).catch(() => {})
+      await this.init.crypto.prepare?.(peer, options)
       envelope = await this.lock.run(async () => await this.init.crypto.seal(peer, encodePayload(payload), options))
     } catch (err) {
       await this.noteIdentityChange(peer, err)

@@ -11,7 +11,8 @@ export interface SessionCrypto {
   seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal, oneTimePrekey?: boolean }) => Promise<Uint8Array>
   /**
    * Optional: fetches what a first seal to `peer` needs (its prekey record) before the
-   * messenger takes its lock, so a slow lookup holds up no other conversation.
+   * messenger takes its lock, so a slow lookup holds up no other conversation. A record not
+   * found is remembered for the seal that follows, which then fails without looking again.
    */
   prepare?: (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<void>
   /** Forgets the session with a peer; the next seal starts a new one from their record. */

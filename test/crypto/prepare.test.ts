@@ -39,4 +39,15 @@ describe('prekey record lookups outside the queue', () => {
     expect(lookups).toBe(1)
     expect(new TextDecoder().decode((await carol.manager.decrypt(envelope)).plaintext)).toBe('hello Carol')
   })
+
+  it('a lookup that found nothing is not made again inside the queue: the encrypt after it fails at once', async () => {
+    const w = world()
+    let lookups = 0
+    const alice = await party(w, 'alice-miss', { fetchBundle: async () => { lookups++; return undefined } })
+    const ghost = await party(w, 'ghost-miss')
+    await alice.manager.prepare(ghost.sessionId)
+    expect(lookups).toBe(1)
+    await expect(alice.manager.encrypt(ghost.sessionId, text('anyone?'))).rejects.toMatchObject({ code: 'ERR_NO_SESSION' })
+    expect(lookups).toBe(1)
+  })
 })
