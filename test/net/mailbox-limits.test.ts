@@ -16,7 +16,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deriveIdentity, type IdentityKeys } from '../../node/identity/keys.js'
-import { createLogger, silentLogger } from '../../node/log.js'
+import { silentLogger } from '../../node/log.js'
 import { MAILBOX_PROTOCOL } from '../../node/net/constants.js'
 import { checkVersion, encodeFrame, FrameReader, FRAME_VERSION } from '../../node/net/frames.js'
 import { createSottoLibp2p, type SottoLibp2p } from '../../node/net/libp2p.js'
@@ -27,6 +27,7 @@ import { mailboxKeyFor, signOwnerProof, type MailboxOp } from '../../node/net/ma
 import { encodeFetchTail, encodeProof, fetchPage, putEnvelope, registerMailbox, type ProofSigner } from '../../node/net/mailbox/protocol.js'
 import { MailboxStore } from '../../node/net/mailbox/store.js'
 import { tempDir } from '../helpers/cli.js'
+import { codeOf, outcome as probeOutcome, plainNode as plainPeer, ResetLog, type Outcome } from '../helpers/stream-probe.js'
 
 const FRAME_TIMEOUT_MS = 1000
 let server: SottoLibp2p
@@ -36,23 +37,12 @@ const running: Libp2p[] = []
 const dirs: Array<{ remove: () => Promise<void> }> = []
 
 /** Everything the servers logged when they reset a mailbox stream: the FrameError code, in order. */
-const resetCodes: string[] = []
-const changed = new EventTarget()
-function notify (): void { changed.dispatchEvent(new Event('change')) }
-/** Resolves once `condition` holds; re-checked on every change, never on a timer. */
-async function until (condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => changed.addEventListener('change', resolve, { once: true }))
-}
-async function resetCode (index: number): Promise<string> {
-  await until(() => resetCodes.length > index)
-  return resetCodes[index]
-}
-const logger = createLogger({
-  level: 'debug',
-  sink: (r) => {
-    if (r.message === 'mailbox stream reset') { resetCodes.push(String(r.fields?.code)); notify() }
-  }
-})
+const resets = new ResetLog('mailbox stream reset')
+const resetCodes = resets.codes
+const logger = resets.logger
+const until = async (condition: () => boolean): Promise<void> => { await resets.until(condition) }
+const resetCode = async (index: number): Promise<string> => await resets.code(index)
+
 
 async function node (): Promise<SottoLibp2p> {
   const n = await createSottoLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], validate: () => {}, select: () => 0 })
@@ -60,9 +50,9 @@ async function node (): Promise<SottoLibp2p> {
   return n
 }
 
-/** A peer that does not run Sotto's code: libp2p defaults, none of Sotto's limits on its side. */
+/** A peer that does not run Sotto's code, stopped after the tests. */
 async function plainNode (): Promise<Libp2p> {
-  const n = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+  const n = await plainPeer()
   running.push(n)
   return n
 }
@@ -104,17 +94,10 @@ async function rawStream (to: Libp2p = server, from: Libp2p = attacker): Promise
   return await from.dialProtocol(to.getMultiaddrs()[0], MAILBOX_PROTOCOL)
 }
 
-type Outcome = { kind: 'reply', frame: Uint8Array } | { kind: 'end' } | { kind: 'reset' } | { kind: 'error', name: string, code?: string }
 
-/** What the server did with this stream: answered a frame, ended it, or reset it. */
-async function outcome (stream: Stream, ms = 10_000, reader = new FrameReader(stream, 2 * 1024 * 1024, ms)): Promise<Outcome> {
-  try {
-    const frame = await reader.read()
-    return frame === undefined ? { kind: 'end' } : { kind: 'reply', frame: Uint8Array.from(frame) }
-  } catch (err) {
-    const e = err as { name: string, code?: string }
-    return e.name === 'StreamResetError' ? { kind: 'reset' } : { kind: 'error', name: e.name, code: e.code }
-  }
+/** What the server did with this stream (mailbox replies can be large, and its timeout is longer). */
+async function outcome (stream: Stream, ms = 10_000, reader?: FrameReader): Promise<Outcome> {
+  return await probeOutcome(stream, ms, reader)
 }
 
 const box = (n: number): Uint8Array => new Uint8Array(32).fill(n)
@@ -129,10 +112,6 @@ async function honestPutWorks (to: Libp2p = server): Promise<boolean> {
   return (await putEnvelope(honest, to.peerId, box(0xaa), new Uint8Array(crypto.getRandomValues(new Uint8Array(64))), 60_000)).ok
 }
 
-function codeOf (fn: () => unknown): string | undefined {
-  try { fn() } catch (err) { return (err as { code?: string }).code }
-  return undefined
-}
 
 const signer = (who: IdentityKeys): ProofSigner => (op, mailboxPeer, nonce) =>
   signOwnerProof({ op, signingSeed: who.signingSeed, signingPublicKey: who.signingPublicKey, dhPublicKey: who.dhPublicKey, mailboxPeer, nonce, now: Date.now() })

@@ -7,38 +7,26 @@
  * remote reset, not a reply and not its own timeout), and the server logged the reason, the
  * FrameError code, for that reset.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { Libp2p, Stream } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
+import type { Stream } from '@libp2p/interface'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSottoLibp2p, type SottoLibp2p } from '../../node/net/libp2p.js'
 import { DELIVER_PROTOCOL, MAX_DELIVER_FRAME, MAX_INBOUND_DELIVER_STREAMS } from '../../node/net/constants.js'
 import { deliverEnvelope, registerDeliver } from '../../node/net/deliver.js'
-import { checkVersion, encodeFrame, FrameReader, FRAME_VERSION } from '../../node/net/frames.js'
-import { createLogger } from '../../node/log.js'
+import { checkVersion, encodeFrame, FRAME_VERSION } from '../../node/net/frames.js'
+import { codeOf, outcome, plainNode, ResetLog, type Outcome } from '../helpers/stream-probe.js'
 
 let server: SottoLibp2p
 let attacker: SottoLibp2p
 let honest: SottoLibp2p
 const received: Uint8Array[] = []
+/** The server's reset codes, and the event the tests wait on (a reset logged, an envelope reached the handler). */
+const resets = new ResetLog('deliver stream reset')
+const resetCodes = resets.codes
+const until = async (condition: () => boolean): Promise<void> => { await resets.until(condition) }
+const resetCode = async (index: number): Promise<string> => await resets.code(index)
+const notify = (): void => { resets.notify() }
 
-/** Everything the server logged when it reset a deliver stream: the FrameError code, in order. */
-const resetCodes: string[] = []
-/** Fired on every change the tests wait for (a reset logged, an envelope reached the handler). */
-const changed = new EventTarget()
-function notify (): void { changed.dispatchEvent(new Event('change')) }
-/** Resolves once `condition` holds; re-checked on every change, never on a timer. */
-async function until (condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => changed.addEventListener('change', resolve, { once: true }))
-}
-/** The code of the next reset the server logs after `index` of them. */
-async function resetCode (index: number): Promise<string> {
-  await until(() => resetCodes.length > index)
-  return resetCodes[index]
-}
 
 /** While set, envelopes from this peer wait in the handler until `gate` resolves (T3). */
 let hold: { peer: string, gate: Promise<void>, inHandler: number } | undefined
@@ -47,23 +35,13 @@ async function node (): Promise<SottoLibp2p> {
   return await createSottoLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], validate: () => {}, select: () => 0 })
 }
 
-/** A peer that does not run Sotto's code: libp2p defaults, none of Sotto's limits on its side. */
-async function plainNode (): Promise<Libp2p> {
-  return await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
-}
 
 beforeAll(async () => {
   server = await node()
   attacker = await node()
   honest = await node()
-  const logger = createLogger({
-    level: 'debug',
-    sink: (r) => {
-      if (r.message === 'deliver stream reset') { resetCodes.push(String(r.fields?.code)); notify() }
-    }
-  })
   await registerDeliver(server, {
-    logger: logger.forComponent('t'),
+    logger: resets.logger.forComponent('t'),
     frameTimeoutMs: 1000,
     onEnvelope: async (e, from) => {
       received.push(e)
@@ -83,19 +61,6 @@ async function rawStream (): Promise<Stream> {
   return await attacker.dialProtocol(server.getMultiaddrs()[0], DELIVER_PROTOCOL)
 }
 
-type Outcome = { kind: 'reply', frame: Uint8Array } | { kind: 'end' } | { kind: 'reset' } | { kind: 'error', name: string, code?: string }
-
-/** What the server did with this stream: answered a frame, ended it, or reset it. */
-async function outcome (stream: Stream, ms = 5000): Promise<Outcome> {
-  const reader = new FrameReader(stream, 1024, ms)
-  try {
-    const frame = await reader.read()
-    return frame === undefined ? { kind: 'end' } : { kind: 'reply', frame: Uint8Array.from(frame) }
-  } catch (err) {
-    const e = err as { name: string, code?: string }
-    return e.name === 'StreamResetError' ? { kind: 'reset' } : { kind: 'error', name: e.name, code: e.code }
-  }
-}
 
 function envelopeFrame (version: number, envelope: Uint8Array): Uint8Array {
   return encodeFrame(Uint8Array.of(version, 0x01, ...envelope))
@@ -106,10 +71,6 @@ async function honestDeliveryWorks (): Promise<boolean> {
   return r.ok
 }
 
-function codeOf (fn: () => unknown): string | undefined {
-  try { fn() } catch (err) { return (err as { code?: string }).code }
-  return undefined
-}
 
 describe('transport limits on /sotto/deliver/1', () => {
   it('T1: garbage bytes reset that stream; the node and other peers carry on', async () => {
