@@ -10,19 +10,10 @@ import { systemRandom } from '../../node/crypto/random.js'
 import { decodeSessionRecord } from '../../node/crypto/session-record.js'
 import type { SessionManager } from '../../node/crypto/session-manager.js'
 import { freshManager, INJECTED_CRASH, junkRatchetMessage, party, publish, rejectsWith, reseal, restart, str, text, unseal, view, world, type Party, type World } from './helpers.js'
+import { work } from './ratchet-work.js'
 
-/** Ratchet work done while the test runs: chain steps (KDF_CK, or either of its halves) and root steps (KDF_RK). */
-const work = vi.hoisted(() => ({ chainSteps: 0, rootSteps: 0 }))
-vi.mock('../../node/crypto/ratchet/keys.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../node/crypto/ratchet/keys.js')>()
-  return {
-    ...real,
-    kdfCk: (ck: Uint8Array) => { work.chainSteps++; return real.kdfCk(ck) },
-    nextChainKey: (ck: Uint8Array) => { work.chainSteps++; return real.nextChainKey(ck) },
-    messageKeyOf: (ck: Uint8Array) => { work.chainSteps++; return real.messageKeyOf(ck) },
-    kdfRk: (rk: Uint8Array, dh: Uint8Array) => { work.rootSteps++; return real.kdfRk(rk, dh) }
-  }
-})
+/** Ratchet work done while the test runs (ratchet-work.ts). */
+vi.mock('../../node/crypto/ratchet/keys.js', async (importOriginal) => (await import('./ratchet-work.js')).countingKeys(await importOriginal()))
 
 /** The session records a manager holds in memory (its cache in front of the store). */
 function cachedRecords (m: SessionManager): number {
@@ -134,7 +125,10 @@ describe('Double Ratchet', () => {
       const refused = await bob.manager.decrypt(costly).then(() => undefined, (err: { code?: string }) => err.code)
       console.log(`R2: a junk message (${refused}) from a genuine contact with ${1 + r.archived.length} states cost ${dh.mock.calls.length} X25519, ${work.rootSteps} KDF_RK, ${work.chainSteps} chain steps`)
       expect(refused).toBe('ERR_DECRYPT')
-      // Per state tried: one KDF_CK for the message key beyond the skipped ones.
+      // Per state tried: one KDF_CK for the message key beyond the skipped ones. The counter
+      // does count (the message was tried at all), so the bound below can fail.
+      expect(work.chainSteps).toBeGreaterThan(0)
+      expect(work.rootSteps).toBeGreaterThan(0)
       expect(work.chainSteps).toBeLessThanOrEqual(MAX_SKIP_WORK_PER_MESSAGE + MAX_NEW_CHAIN_TRIALS)
       expect(work.rootSteps).toBeLessThanOrEqual(MAX_NEW_CHAIN_TRIALS)
       // Two for the envelope's layers, one per state tried; no new ratchet key pair is made.

@@ -10,19 +10,10 @@ import { pad, unpad } from '../../node/crypto/padding.js'
 import { X25519KeyPair } from '../../node/crypto/primitives/x25519.js'
 import { ENVELOPE_OVERHEAD } from '../../node/crypto/sealed-sender.js'
 import { junkRatchetMessage, keyPairOf, party, publish, rejectsWith, reseal, sealRaw, str, text, unseal, view, world, type Party, type World } from './helpers.js'
+import { work } from './ratchet-work.js'
 
-/** Ratchet work done while the test runs: chain steps (KDF_CK, or either of its halves) and root steps (KDF_RK). */
-const work = vi.hoisted(() => ({ chainSteps: 0, rootSteps: 0 }))
-vi.mock('../../node/crypto/ratchet/keys.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../../node/crypto/ratchet/keys.js')>()
-  return {
-    ...real,
-    kdfCk: (ck: Uint8Array) => { work.chainSteps++; return real.kdfCk(ck) },
-    nextChainKey: (ck: Uint8Array) => { work.chainSteps++; return real.nextChainKey(ck) },
-    messageKeyOf: (ck: Uint8Array) => { work.chainSteps++; return real.messageKeyOf(ck) },
-    kdfRk: (rk: Uint8Array, dh: Uint8Array) => { work.rootSteps++; return real.kdfRk(rk, dh) }
-  }
-})
+/** Ratchet work done while the test runs (ratchet-work.ts). */
+vi.mock('../../node/crypto/ratchet/keys.js', async (importOriginal) => (await import('./ratchet-work.js')).countingKeys(await importOriginal()))
 
 /** Bob holds `states` session states for Alice (she started over states - 1 times), all acknowledged. */
 async function manyStates (w: World, alice: Party, bob: Party, states: number): Promise<void> {
