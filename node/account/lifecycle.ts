@@ -109,7 +109,8 @@ export class AccountLifecycle {
   }
 
   /** Set when the open account's data folder was found to be an older copy. */
-  rollback: RollbackNotice | undefined
+  get rollback (): RollbackNotice | undefined { return this.rollbackNotice }
+  private rollbackNotice: RollbackNotice | undefined
 
   get recordPublishedAt (): number | undefined { return this.open?.publisher.publishedAt }
   get publishedRecord (): Uint8Array | undefined { return this.open?.publisher.record }
@@ -247,7 +248,7 @@ export class AccountLifecycle {
       now,
       onPublished: () => { this.emit({ type: 'changed' }) }
     })
-    this.rollback = undefined
+    this.rollbackNotice = undefined
     if (check.rolledBack) await this.recoverFromRollback(store, guard, crypto, messenger)
     this.open = { account, guard, crypto, messenger, mail, publisher }
     network.onEnvelope(async (envelope) => {
@@ -281,7 +282,7 @@ export class AccountLifecycle {
     await crypto.replaceOneTimePrekeys()
     await store.advanceTo(check.keptEpoch + 1)
     await guard.flush()
-    this.rollback = { detectedAt: this.init.now(), storeEpoch: check.storeEpoch, keptEpoch: check.keptEpoch }
+    this.rollbackNotice = { detectedAt: this.init.now(), storeEpoch: check.storeEpoch, keptEpoch: check.keptEpoch }
   }
 
   /**
