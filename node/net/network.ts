@@ -17,7 +17,7 @@ import { EnvelopeTransport } from './envelope-transport.js'
 import { MailboxStore } from './mailbox/store.js'
 import { registerMailbox } from './mailbox/protocol.js'
 import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from './mailbox/constants.js'
-import { rebalanceMailboxes, REBALANCE_INTERVAL_MS, type RebalanceResult } from './mailbox/placement.js'
+import { rebalanceMailboxes, type MailboxRound, REBALANCE_INTERVAL_MS, type RebalanceResult } from './mailbox/placement.js'
 import { registerHolds } from './mailbox/possession.js'
 import { MailboxReputation } from './mailbox/reputation.js'
 
@@ -63,7 +63,7 @@ export class Network {
   private readonly timers: NodeJS.Timeout[] = []
   /** Mailbox (hex) -> since when this node has been far from it (the holder rule's grace). */
   private readonly farSince = new Map<string, number>()
-  private readonly lastRound = new Map<string, { at: number, targets: string, changes: number }>()
+  private readonly lastRound = new Map<string, MailboxRound>()
 
   private constructor (
     readonly libp2p: SottoLibp2p,

@@ -2,6 +2,7 @@
  * The recipient's collector against real mailboxes on loopback: junk put by a stranger
  * cannot hide a real envelope, and what the owner can never open is deleted (M2, M6); owner
  * proofs go only to the peers that may hold the mailbox, not to every connected peer (E1).
+ * A collector that starts again asks the closest peers it remembered before any lookup ends.
  */
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -13,7 +14,7 @@ import { silentLogger } from '../../node/log.js'
 import { MAILBOX_PROTOCOL } from '../../node/net/constants.js'
 import { byDistance } from '../../node/net/kad-distance.js'
 import { createSottoLibp2p, type SottoLibp2p } from '../../node/net/libp2p.js'
-import { MailCollector, type CollectVerdict } from '../../node/net/mailbox/collector.js'
+import { MailCollector, type CollectVerdict, type HolderMemory, type RememberedHolder } from '../../node/net/mailbox/collector.js'
 import { MAX_BATCH, MAX_TTL_MS } from '../../node/net/mailbox/constants.js'
 import { MAILBOX_COLLECT_PEERS } from '../../node/net/mailbox/placement.js'
 import { mailboxKeyFor, signOwnerProof } from '../../node/net/mailbox/proof.js'
@@ -152,6 +153,48 @@ describe('mail collector', () => {
       expect(asked).toEqual([])
     } finally {
       collector.stop()
+    }
+  })
+
+  it('a node that starts again collects from the closest peers it remembered, before (and without) any lookup', async () => {
+    const owner = deriveIdentity(new Uint8Array(16).fill(63))
+    const box = mailboxKeyFor(owner.dhPublicKey)
+    const holder = await node()
+    const held = await serve(holder)
+    let kept: RememberedHolder[] = []
+    const memory: HolderMemory = { load: async () => kept, save: async (h) => { kept = h } }
+
+    // First run: the lookup finds the holder, and the collector keeps it with its address.
+    const first = await node()
+    await first.dial(holder.getMultiaddrs()[0])
+    await routingTableHolds(first, 1)
+    const before = new MailCollector({ libp2p: first, mailbox: box, sign: signer(owner), receive: receiver().receive, memory, log: silentLogger.forComponent('c') })
+    await before.collect()
+    before.stop()
+    expect(kept.map((h) => h.peerId)).toEqual([holder.peerId.toString()])
+    expect(kept[0].addrs).toContain(holder.getMultiaddrs()[0].toString())
+
+    // Mail arrives while the owner is away.
+    expect(await held.put(box, sealedFor('while you were away'), 60_000, holder.peerId.toString())).toMatchObject({ ok: true })
+
+    // Second run, on a node that knows no peer at all: no lookup can name the holder.
+    const again = await node()
+    expect(again.getPeers()).toEqual([])
+    let arrived: (text: string) => void = () => {}
+    const opened = new Promise<string>((resolve) => { arrived = resolve })
+    const after = new MailCollector({
+      libp2p: again,
+      mailbox: box,
+      sign: signer(owner),
+      receive: async (e) => { arrived(new TextDecoder().decode(e).split('\n')[0].slice(MARKER.length)); return 'accepted' },
+      memory,
+      log: silentLogger.forComponent('c')
+    })
+    try {
+      after.start()
+      expect(await opened).toBe('while you were away')
+    } finally {
+      after.stop()
     }
   })
 })

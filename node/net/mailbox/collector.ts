@@ -8,8 +8,14 @@
  * Owner proofs carry the account's signing key, so whoever gets one can link the mailbox
  * (and the Session ID) to this node's address: they go only to those closest peers, never
  * to every connected peer (E1).
+ *
+ * The closest peers a lookup found are remembered, with their addresses, in the account's
+ * store: a node that starts again (a laptop opened after a week) asks them at once, while
+ * its first lookup, from an empty routing table, is still walking.
  */
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { ComponentLogger } from '../../log.js'
 import { byDistance } from '../kad-distance.js'
 import type { SottoLibp2p } from '../libp2p.js'
@@ -43,6 +49,15 @@ export const MAX_REMEMBERED_REFUSED = 10_000
  */
 export type CollectVerdict = 'accepted' | 'duplicate' | 'rejected' | 'refused'
 
+/** A peer that was among the closest to our mailbox key, as remembered between runs. */
+export interface RememberedHolder { peerId: string, addrs: string[] }
+
+/** Where the collector keeps the closest peers it last found (the account's sealed store). */
+export interface HolderMemory {
+  load: () => Promise<RememberedHolder[]>
+  save: (holders: RememberedHolder[]) => Promise<void>
+}
+
 export interface MailCollectorInit {
   libp2p: SottoLibp2p
   /** The mailbox key of the account (node/net/mailbox/proof.ts mailboxKeyFor). */
@@ -50,11 +65,18 @@ export interface MailCollectorInit {
   /** Signs owner proofs with the account's identity key. */
   sign: ProofSigner
   receive: (envelope: Uint8Array) => Promise<CollectVerdict>
+  /** Remembers the closest peers between runs; without it, each start begins from a lookup. */
+  memory?: HolderMemory
   log: ComponentLogger
 }
 
 export class MailCollector {
   private readonly seen = new Set<string>()
+  /** Envelopes being handled: a copy of the same envelope from another mailbox waits for that verdict. */
+  private readonly handling = new Map<string, Promise<boolean>>()
+  /** Remembered closest peers not yet asked in this run; asked by the first collection. */
+  private remembered: PeerId[] = []
+  private savedHolders = ''
   private readonly refused = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
@@ -76,7 +98,43 @@ export class MailCollector {
   start (): void {
     this.timer = setInterval(() => { void this.collect() }, MAIL_POLL_MS)
     this.timer.unref()
-    void this.collect()
+    void this.recall().then(async () => { await this.collect() })
+  }
+
+  /** Loads the remembered closest peers and their addresses, so the first collection can ask them before any lookup ends. */
+  private async recall (): Promise<void> {
+    const { memory, libp2p } = this.init
+    if (memory === undefined) return
+    try {
+      for (const h of (await memory.load()).slice(0, MAILBOX_COLLECT_PEERS)) {
+        const peer = peerIdFromString(h.peerId)
+        if (peer.equals(libp2p.peerId)) continue
+        const addrs = h.addrs.slice(0, 8).map((a) => multiaddr(a))
+        if (addrs.length > 0) await libp2p.peerStore.merge(peer, { multiaddrs: addrs })
+        this.remembered.push(peer)
+      }
+      this.savedHolders = this.remembered.map((p) => p.toString()).join(',')
+    } catch (err) {
+      // A damaged entry costs only the head start: the lookup finds the holders anyway.
+      this.init.log.debug('remembered mailbox peers unusable', { code: (err as { code?: string }).code ?? 'ERR' })
+      this.remembered = []
+    }
+  }
+
+  /** Keeps the closest peers a lookup found, with their addresses, when they changed. */
+  private async remember (closest: PeerId[]): Promise<void> {
+    const { memory, libp2p } = this.init
+    const ids = closest.map((p) => p.toString()).join(',')
+    if (memory === undefined || closest.length === 0 || ids === this.savedHolders) return
+    this.savedHolders = ids
+    const holders: RememberedHolder[] = []
+    for (const peer of closest) {
+      const live = libp2p.getConnections(peer).map((c) => c.remoteAddr.toString())
+      let known: string[] = []
+      try { known = (await libp2p.peerStore.get(peer)).addresses.map((a) => a.multiaddr.toString()) } catch { /* not in the peer store */ }
+      holders.push({ peerId: peer.toString(), addrs: [...new Set([...live, ...known])].slice(0, 8) })
+    }
+    await memory.save(holders).catch((err) => { this.init.log.debug('could not remember mailbox peers', { code: (err as { code?: string }).code ?? 'ERR' }) })
   }
 
   stop (): void {
@@ -115,6 +173,7 @@ export class MailCollector {
   private async holders (): Promise<PeerId[]> {
     const { libp2p, mailbox } = this.init
     const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
+    if (found.length > 0) await this.remember(found)
     const closest = found.length > 0 ? found : byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_COLLECT_PEERS)
     // A lookup cut short under load may miss holders: where mail was found before is asked too.
     return [...closest, ...this.foundAt.filter((p) => !closest.some((c) => c.equals(p)))]
@@ -128,17 +187,26 @@ export class MailCollector {
     this.foundAt = byDistance(this.init.mailbox, [...this.foundAt, peer]).slice(0, MAILBOX_COLLECT_PEERS)
   }
 
-  /** Asks every peer that may hold our mail; resolves with how many were asked. */
+  /**
+   * Asks every peer that may hold our mail; resolves with how many were asked. Remembered
+   * peers are asked while the lookup walks; the lookup's peers not asked yet follow.
+   */
   private async collectOnce (): Promise<number> {
-    const peers = await this.holders()
-    await Promise.all(peers.map(async (peer) => {
-      try {
-        if (await this.collectFrom(peer)) this.subscribe(peer)
-      } catch (err) {
-        this.init.log.debug('mailbox fetch failed', { code: (err as { code?: string }).code ?? 'ERR' })
-      }
-    }))
-    return peers.length
+    const asked: PeerId[] = this.remembered
+    this.remembered = []
+    const ask = async (peers: PeerId[]): Promise<void> => {
+      await Promise.all(peers.map(async (peer) => {
+        try {
+          if (await this.collectFrom(peer)) this.subscribe(peer)
+        } catch (err) {
+          this.init.log.debug('mailbox fetch failed', { code: (err as { code?: string }).code ?? 'ERR' })
+        }
+      }))
+    }
+    const early = ask(asked)
+    const rest = (await this.holders()).filter((p) => !asked.some((a) => a.equals(p)))
+    await Promise.all([early, ask(rest)])
+    return asked.length + rest.length
   }
 
   /** Reads one mailbox page by page, acking each page's handled envelopes; false when it did not answer. */
@@ -170,6 +238,18 @@ export class MailCollector {
     const id = Buffer.from(envelopeId(envelope)).toString('hex')
     if (this.seen.has(id)) return true
     if (this.refused.has(id)) return false
+    const running = this.handling.get(id)
+    if (running !== undefined) return await running
+    const verdict = this.decide(id, envelope)
+    this.handling.set(id, verdict)
+    try {
+      return await verdict
+    } finally {
+      this.handling.delete(id)
+    }
+  }
+
+  private async decide (id: string, envelope: Uint8Array): Promise<boolean> {
     const verdict = await this.init.receive(envelope)
     if (this.seen.size >= MAX_REMEMBERED_HANDLED) this.seen.clear()
     if (this.refused.size >= MAX_REMEMBERED_REFUSED) this.refused.clear()

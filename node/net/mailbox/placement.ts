@@ -50,17 +50,24 @@ export const CLOSEST_TIMEOUT_MS = 8_000
 export const MAX_MAILBOXES_PER_ROUND = 50
 export const REBALANCE_INTERVAL_MS = 60_000
 
-/** Up to `count` other peers closest to `key`, closest first (a timed-out lookup gives what it found). */
+/**
+ * Up to `count` other peers closest to `key`, closest first. kad-dht names the closest peers
+ * only when its walk ends; a walk cut short by the timeout (a loaded machine, a fresh routing
+ * table) gives the closest of the peers that answered it so far, which is what it learned.
+ */
 export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count: number): Promise<PeerId[]> {
-  const found: PeerId[] = []
+  const final: PeerId[] = []
+  const answered: PeerId[] = []
+  const add = (list: PeerId[], p: PeerId): void => { if (!p.equals(libp2p.peerId) && !list.some((q) => q.equals(p))) list.push(p) }
   try {
     for await (const event of libp2p.services.dht.getClosestPeers(key, { signal: AbortSignal.timeout(CLOSEST_TIMEOUT_MS) })) {
-      if (event.name === 'FINAL_PEER' && !event.peer.id.equals(libp2p.peerId) && !found.some((p) => p.equals(event.peer.id))) found.push(event.peer.id)
+      if (event.name === 'FINAL_PEER') add(final, event.peer.id)
+      else if (event.name === 'PEER_RESPONSE') add(answered, event.from)
     }
   } catch {
-    // A timeout still leaves whatever peers we found.
+    // A timeout still leaves whatever peers answered.
   }
-  return byDistance(key, found).slice(0, count)
+  return byDistance(key, final.length > 0 ? final : answered).slice(0, count)
 }
 
 export interface MailboxPlacement { count: number, expiresAt?: number, refused: string[] }
@@ -132,7 +139,19 @@ export interface RebalanceContext {
   /** Mailbox (hex) -> since when this node has been far from it; kept between rounds. */
   farSince: Map<string, number>
   /** Mailbox (hex) -> what its last full round saw, to skip rounds where nothing changed. */
-  lastRound: Map<string, { at: number, targets: string, changes: number }>
+  lastRound: Map<string, MailboxRound>
+}
+
+/**
+ * What one round saw of a mailbox: when, the targets its lookup gave, the store's change
+ * count, and `view`, the connected peers closest to the key (what this node knows without a
+ * lookup). While the view and the envelopes stay the same, nothing near the key changed that
+ * this node could see: the round skips even the lookup until RECHECK_UNCHANGED_MS.
+ */
+export interface MailboxRound { at: number, targets: string, changes: number, view: string }
+
+function connectedView (libp2p: SottoLibp2p, mailbox: Uint8Array): string {
+  return byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_REPLICAS).map((p) => p.toString()).join(',')
 }
 
 export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<RebalanceResult> {
@@ -144,6 +163,9 @@ export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<Rebala
   for (const key of [...ctx.lastRound.keys()]) if (!held.has(key)) ctx.lastRound.delete(key)
   for (const mailbox of store.mailboxes().slice(0, MAX_MAILBOXES_PER_ROUND)) {
     const key = toHex(mailbox)
+    const view = connectedView(libp2p, mailbox)
+    const before = ctx.lastRound.get(key)
+    if (!ctx.farSince.has(key) && before !== undefined && before.view === view && before.changes === store.changes(mailbox) && now() - before.at < RECHECK_UNCHANGED_MS) continue
     const found = await closestPeers(libp2p, mailbox, MAILBOX_REPLICAS)
     const { holder, targets } = holderPlan(mailbox, libp2p.peerId, found)
     if (holder) ctx.farSince.delete(key)
@@ -151,9 +173,13 @@ export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<Rebala
     const farLongEnough = !holder && now() - (ctx.farSince.get(key) ?? now()) >= RELEASE_GRACE_MS
     const mayRelease = farLongEnough && targets.length === MAILBOX_REPLICAS &&
       targets.filter((p) => reputation.trusted(p.toString())).length >= MIN_TRUSTED_CLOSER
-    const seen = { at: now(), targets: targets.map((p) => p.toString()).join(','), changes: store.changes(mailbox) }
+    const seen: MailboxRound = { at: now(), targets: targets.map((p) => p.toString()).join(','), changes: store.changes(mailbox), view }
     const last = ctx.lastRound.get(key)
-    if (!mayRelease && last !== undefined && last.targets === seen.targets && last.changes === seen.changes && seen.at - last.at < RECHECK_UNCHANGED_MS) continue
+    if (!mayRelease && last !== undefined && last.targets === seen.targets && last.changes === seen.changes && seen.at - last.at < RECHECK_UNCHANGED_MS) {
+      // The lookup agrees with the last round: the connected view moved without moving the k closest.
+      last.view = view
+      continue
+    }
     ctx.lastRound.set(key, seen)
     const releasable: Uint8Array[] = []
     let sampled = false
