@@ -19,9 +19,22 @@ export interface ApiClient {
 
 const NOT_RUNNING = 'no Sotto node is running for this data folder (start one with: sotto start)'
 
+/** No node answers for this data folder (no api.json, or nothing listens on its port). */
+export class NodeNotRunningError extends CliError {
+  readonly code = 'ERR_NOT_RUNNING'
+  constructor () { super(NOT_RUNNING, EXIT_REFUSED) }
+}
+
+/** The node refused a request: its error code (docs/API.md), for commands that branch on it. */
+export class ApiCallError extends CliError {
+  constructor (readonly status: number, readonly code: string, message: string) {
+    super(message, status >= 500 ? 1 : EXIT_REFUSED)
+  }
+}
+
 export async function connect (dataDir: string): Promise<ApiClient> {
   const file = await readApiFile(dataDir)
-  if (file === undefined) throw new CliError(NOT_RUNNING, EXIT_REFUSED)
+  if (file === undefined) throw new NodeNotRunningError()
   const base = `http://127.0.0.1:${file.port}`
   const headers = { Authorization: `Bearer ${file.token}` }
 
@@ -34,12 +47,12 @@ export async function connect (dataDir: string): Promise<ApiClient> {
         body: body === undefined ? undefined : JSON.stringify(body)
       })
     } catch {
-      throw new CliError(NOT_RUNNING, EXIT_REFUSED)
+      throw new NodeNotRunningError()
     }
     const json = await res.json().catch(() => ({})) as { error?: { code: string, message: string } }
     if (!res.ok) {
       const e = json.error
-      throw new CliError(e?.message ?? `the node answered ${res.status}`, res.status >= 500 ? 1 : EXIT_REFUSED)
+      throw new ApiCallError(res.status, e?.code ?? 'ERR_UNKNOWN', e?.message ?? `the node answered ${res.status}`)
     }
     return json as T
   }
@@ -55,7 +68,7 @@ export async function connect (dataDir: string): Promise<ApiClient> {
         res = await fetch(base + '/api/events', { headers, signal })
       } catch (err) {
         if (signal.aborted) return
-        throw new CliError(NOT_RUNNING, EXIT_REFUSED)
+        throw new NodeNotRunningError()
       }
       if (!res.ok || res.body === null) throw new CliError(`the node refused the event stream (${res.status})`, EXIT_REFUSED)
       onOpen?.()

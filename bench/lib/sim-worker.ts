@@ -192,7 +192,7 @@ async function handle (command: Command): Promise<Result> {
       const signal = AbortSignal.timeout(command.timeoutMs)
       const r = await bounded<SendResult>(
         node.controller.messenger().send(command.to, command.text, { signal }).then(
-          (m) => ({ state: m.state, ms: performance.now() - t, ...(m.error !== undefined ? { error: m.error } : {}) }),
+          (m) => ({ state: m.state, ms: performance.now() - t, ...(m.lastError !== undefined ? { error: m.lastError } : {}) }),
           (err: unknown) => ({ state: 'threw', ms: performance.now() - t, error: (err as { code?: string }).code ?? String(err) })),
         command.timeoutMs + 5000, () => ({ state: 'timeout', ms: performance.now() - t }))
       return r

@@ -1,16 +1,19 @@
 import type { Contact } from '../../node/messaging/contacts.js'
-import { connect } from '../client.js'
+import { ApiCallError, connect } from '../client.js'
 import type { Command } from '../command.js'
-import { CliError } from '../errors.js'
+import { CliError, EXIT_REFUSED } from '../errors.js'
 import { out } from '../io.js'
 import { stringFlag } from '../args.js'
-import { safeForTerminal } from '../terminal-text.js'
+import { fitToWidth, safeForTerminal } from '../terminal-text.js'
+
+/** Width of the name column in `contacts list`; longer names are cut with "…". */
+export const NAME_COLUMN = 24
 
 export const command: Command = {
-  help: `sotto contacts [list]                      list contacts and message requests
-sotto contacts add SESSION_ID --name NAME   add a contact
-sotto contacts accept SESSION_ID            accept a message request
-sotto contacts block SESSION_ID             block (their messages are dropped)
+  help: `sotto contacts [list]                        list contacts and message requests
+sotto contacts add SESSION_ID [--name NAME]   add a contact (the name is yours to choose)
+sotto contacts accept SESSION_ID              accept a message request
+sotto contacts block SESSION_ID               block (their messages are dropped)
 sotto contacts unblock SESSION_ID
 sotto contacts remove SESSION_ID
 
@@ -25,26 +28,43 @@ Talks to the running node (sotto start). --json prints JSON.`,
       case 'list': {
         const { contacts } = await api.get<{ contacts: Contact[] }>('/api/contacts')
         if (flags.json === true) { out(io, JSON.stringify(contacts)); return 0 }
-        if (contacts.length === 0) out(io, 'No contacts yet. Add one: sotto contacts add SESSION_ID --name NAME')
-        for (const c of contacts) {
-          const tags = [c.state !== 'accepted' ? c.state : '', c.verified ? 'verified' : '', c.identityChanged ? 'IDENTITY CHANGED' : '', c.unread > 0 ? `${c.unread} unread` : ''].filter(Boolean)
-          out(io, `${safeForTerminal(c.name).padEnd(16)} ${c.sessionId}${tags.length > 0 ? '  [' + tags.join(', ') + ']' : ''}`)
-        }
+        if (contacts.length === 0) out(io, 'No contacts yet. Add one: sotto contacts add SESSION_ID [--name NAME]')
+        for (const c of contacts) out(io, listLine(c))
         return 0
       }
       case 'add': {
+        if (id === undefined) throw new CliError('usage: sotto contacts add SESSION_ID [--name NAME]')
         const name = stringFlag(flags, 'name')
-        if (id === undefined || name === undefined) throw new CliError('usage: sotto contacts add SESSION_ID --name NAME')
-        contact = (await api.post<{ contact: Contact }>('/api/contacts', { sessionId: id, name })).contact
+        contact = (await api.post<{ contact: Contact }>('/api/contacts', name === undefined ? { sessionId: id } : { sessionId: id, name })).contact
         break
       }
       case 'accept': contact = (await api.put<{ contact: Contact }>(`/api/contacts/${need()}`, { state: 'accepted' })).contact; break
       case 'block': contact = (await api.put<{ contact: Contact }>(`/api/contacts/${need()}`, { state: 'blocked' })).contact; break
       case 'unblock': contact = (await api.put<{ contact: Contact }>(`/api/contacts/${need()}`, { state: 'accepted' })).contact; break
-      case 'remove': await api.del(`/api/contacts/${need()}`); out(io, flags.json === true ? '{}' : 'Removed.'); return 0
+      case 'remove': {
+        const path = `/api/contacts/${need()}`
+        await api.del(path).catch((e: unknown) => {
+          if (e instanceof ApiCallError && e.code === 'ERR_UNKNOWN_CONTACT') throw new CliError(`${safeForTerminal(id ?? '')} is not one of your contacts; nothing was removed`, EXIT_REFUSED)
+          throw e
+        })
+        out(io, flags.json === true ? '{}' : 'Removed.')
+        return 0
+      }
       default: throw new CliError(`unknown subcommand "contacts ${sub}" (see sotto contacts --help)`)
     }
-    out(io, flags.json === true ? JSON.stringify(contact) : `${safeForTerminal(contact.name)} (${contact.sessionId}): ${contact.state}`)
+    out(io, flags.json === true ? JSON.stringify(contact) : `${safeForTerminal(shownName(contact))} (${contact.sessionId}): ${contact.state}`)
     return 0
   }
+}
+
+/** The name to show: the one the node computed (local, else shared), else the local one. */
+function shownName (c: Contact): string {
+  const shown = (c as { displayName?: string }).displayName
+  return shown !== undefined && shown !== '' ? shown : c.name
+}
+
+/** One line of `contacts list`: the name in a fixed-width column, the Session ID, then tags. */
+export function listLine (c: Contact): string {
+  const tags = [c.state !== 'accepted' ? c.state : '', c.verified ? 'verified' : '', c.identityChanged ? 'IDENTITY CHANGED' : '', c.unread > 0 ? `${c.unread} unread` : ''].filter(Boolean)
+  return `${fitToWidth(safeForTerminal(shownName(c)), NAME_COLUMN)}  ${c.sessionId}${tags.length > 0 ? '  [' + tags.join(', ') + ']' : ''}`
 }

@@ -3,6 +3,7 @@ import { connect } from '../client.js'
 import type { Command } from '../command.js'
 import { CliError, EXIT_REFUSED } from '../errors.js'
 import { err, out, type CliIO } from '../io.js'
+import { count } from '../wording.js'
 
 /** The API takes at most this many characters of text; more is refused before sending. */
 const MAX_TEXT_CHARS = 100_000
@@ -30,8 +31,12 @@ shell history.`,
     const api = await connect(dataDir)
     const { message } = await api.post<{ message: Message }>('/api/messages', { to, text })
     if (flags.json === true) out(io, JSON.stringify(message))
-    else if (message.state === 'stored') out(io, `stored (${message.mailboxes ?? 0} mailboxes${message.storedUntil !== undefined ? `, until ${new Date(message.storedUntil).toLocaleString()}` : ''})`)
-    else out(io, message.state === 'failed' && message.error !== undefined ? `failed (${message.error})` : message.state)
+    else if (message.state === 'stored') out(io, `stored (in ${count(message.mailboxes ?? 0, 'mailbox', 'mailboxes')}${message.storedUntil !== undefined ? `, until ${new Date(message.storedUntil).toLocaleString()}` : ''})`)
+    else {
+      // Why it failed: `lastError` (a code) from current nodes, `error` from older ones.
+      const reason = message.lastError ?? (message as { error?: string }).error
+      out(io, message.state === 'failed' && reason !== undefined ? `failed (${reason})` : message.state)
+    }
     return message.state === 'failed' ? EXIT_REFUSED : 0
   }
 }

@@ -40,6 +40,7 @@ export async function openAccountCrypto (init: AccountCryptoInit): Promise<Accou
     manager,
     prepare: async (peer, options) => { await manager.prepare(peer, options) },
     seal: async (peer, plaintext, options) => await manager.seal(peer, plaintext, options),
+    hasSession: async (peer) => await manager.hasSession(peer),
     reset: async (peer) => { await manager.resetSession(peer) },
     open: async (envelope, commit) => await manager.open(envelope, commit),
     currentRecord: async ({ peerId, addresses }) => await manager.prekeys.buildRecord(encodeRouting(peerId, addresses)),

@@ -17,10 +17,11 @@ import type { ComponentLogger, Logger } from '../log.js'
 import { Messenger } from '../messaging/messenger.js'
 import type { MessengerEvent } from '../messaging/ports.js'
 import type { Network } from '../net/network.js'
-import { MailCollector } from '../net/mailbox/collector.js'
+import { MailCollector, type RememberedHolder } from '../net/mailbox/collector.js'
 import { mailboxKeyFor, signOwnerProof } from '../net/mailbox/proof.js'
-import { accountDir, accountExists, createAccount, openAccount, type Account } from '../store/account.js'
+import { accountDir, accountExists, changePassphrase, createAccount, openAccount, type Account } from '../store/account.js'
 import { withEpoch, type EpochStore } from '../store/epoch.js'
+import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { ScryptParams } from '../store/kdf.js'
 import { readKeyFile, unwrapDataKey } from '../store/keyfile.js'
 import { openAccountCrypto, type AccountCrypto } from './account-crypto.js'
@@ -38,6 +39,8 @@ export const FIRST_PUBLISH_DELAY_MS = 300
 export const FORCED_RETRY_GAP_MS = 5_000
 /** Mail is collected shortly after a peer connects: it may be one of our mailboxes. */
 export const COLLECT_ON_CONNECT_DELAY_MS = 200
+/** Where the mail collector remembers the peers closest to the account's mailbox. */
+const MAILBOX_PEERS_KEY = ['mailbox-peers'] as const
 
 /** The key that names this account's epoch file: derived from the identity, used for nothing else. */
 function rollbackSecret (signingSeed: Uint8Array): Uint8Array {
@@ -170,6 +173,40 @@ export class AccountLifecycle {
     return { sessionId: (this.open as OpenAccount).account.identity.sessionId }
   }
 
+  /**
+   * Changes the passphrase of the open account: only keyfile.json is rewritten (as `sotto
+   * passwd` does). The current one is checked under the unlock throttle, so this is no way
+   * around it (A7).
+   */
+  async changePassphrase (current: string, next: string): Promise<void> {
+    this.requireUnlocked()
+    if (next.length < MIN_PASSPHRASE_LENGTH) throw new AccountStateError('ERR_PASSPHRASE_TOO_SHORT', `the passphrase must have at least ${MIN_PASSPHRASE_LENGTH} characters`)
+    if (next === current) throw new AccountStateError('ERR_SAME_PASSPHRASE', 'the new passphrase is the same as the current one')
+    await this.passphraseAttempt(async () => { await changePassphrase(this.init.dataDir, current, next, this.init.kdf) })
+  }
+
+  /** The recovery phrase of the open account, shown again after the passphrase is checked (throttled like unlock). */
+  async recoveryPhrase (passphrase: string): Promise<string> {
+    const o = this.requireUnlocked()
+    await this.passphraseAttempt(async () => { wipe(await unwrapDataKey(await readKeyFile(accountDir(this.init.dataDir)), passphrase)) })
+    // The account may have closed (node stopping) while the key was derived.
+    if (this.open !== o || this.uiLocked) throw new AccountStateError('ERR_LOCKED', 'the node is locked; unlock it with your passphrase')
+    return entropyToPhrase(o.account.entropy)
+  }
+
+  /** Runs a check of the passphrase as one throttled attempt: a wrong one counts as a failed unlock. */
+  private async passphraseAttempt (check: () => Promise<void>): Promise<void> {
+    const attempt = this.throttle.begin()
+    try {
+      await check()
+    } catch (err) {
+      if ((err as SottoError).code === 'ERR_WRONG_PASSPHRASE') attempt.failed()
+      else attempt.abandoned()
+      throw err
+    }
+    attempt.succeeded()
+  }
+
   lock (): void {
     if (this.open === undefined) return
     this.uiLocked = true
@@ -238,6 +275,11 @@ export class AccountLifecycle {
         op, signingSeed: identity.signingSeed, signingPublicKey: identity.signingPublicKey, dhPublicKey: identity.dhPublicKey, mailboxPeer, nonce, now: now()
       }),
       receive: async (envelope) => await messenger.receive(envelope, 'mailbox'),
+      // Which peers sit near our mailbox is kept sealed with the rest of the account.
+      memory: {
+        load: async () => (await getJson<RememberedHolder[]>(store, MAILBOX_PEERS_KEY)) ?? [],
+        save: async (holders) => { await store.put(MAILBOX_PEERS_KEY, jsonValue(holders)) }
+      },
       log: logger.forComponent('sotto:mail')
     })
     const publisher = new RecordPublisher({

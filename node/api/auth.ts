@@ -5,6 +5,7 @@
  * - one-time links (`/?token=…`), printed by `sotto start` and `sotto open`: a browser trades
  *   one for an HttpOnly, SameSite=Strict session cookie, and the link is spent by that, so a
  *   copy in the browser history or a terminal's scrollback opens nothing later (A4).
+ * Sessions outlive the node's process (sessions.json keeps their hashes), links do not.
  * Independently of that:
  * - Host must be a loopback name with our port (DNS rebinding, A2);
  * - a state-changing request or a WebSocket/SSE upgrade from a browser must carry our own
@@ -63,28 +64,110 @@ export function cookieValue (req: IncomingMessage, name: string): string | undef
   return undefined
 }
 
-/** Browser sessions: random ids, expire after an idle time (A7's idle lock applies on top). */
+/** A stored session: the SHA-256 of its cookie value (never the value) and when it ends. */
+export interface StoredSession { hash: string, expiresAt: number }
+
+/**
+ * Where the session table is kept between runs (the daemon: `<data dir>/sessions.json`,
+ * 0600). Only hashes are stored, so a copy of the file signs nobody in.
+ */
+export interface SessionPersistence {
+  save: (sessions: StoredSession[]) => Promise<void>
+}
+
+export interface SessionTableOptions {
+  /** A session unused for this long ends (the browser must open a new link). */
+  lifetimeMs: number
+  /** A used session is extended (and its cookie sent again) once this much of its lifetime has passed. */
+  refreshAfterMs: number
+  /** At most this many sessions; the one closest to its end goes first. */
+  max?: number
+  /** The sessions kept from an earlier run; expired ones are dropped. */
+  initial?: StoredSession[]
+  persistence?: SessionPersistence
+  /** Told when saving the table failed: the sessions still work for this run. */
+  onSaveError?: (err: unknown) => void
+  now?: () => number
+}
+
+/** What a cookie is worth: not a session, or a session (with a new expiry to send when extended). */
+export type SessionCheck = { valid: false } | { valid: true, refreshed: boolean }
+
+/**
+ * Browser sessions: random 256-bit ids in an HttpOnly cookie; the table holds their hashes
+ * and expiry times. A session lives `lifetimeMs` from its last use (extended at most once per
+ * `refreshAfterMs`, so a busy browser causes a write a day, not one per request). With a
+ * persistence the table outlives the process: a browser stays signed in across restarts,
+ * while the account itself stays locked until the passphrase is given (A7).
+ */
 export class SessionTable {
   private readonly sessions = new Map<string, number>()
-  constructor (private readonly maxAgeMs: number, private readonly now: () => number = Date.now) {}
+  private readonly now: () => number
+  private readonly max: number
+  private saving: Promise<void> = Promise.resolve()
+
+  constructor (private readonly options: SessionTableOptions) {
+    this.now = options.now ?? Date.now
+    this.max = options.max ?? 64
+    const t = this.now()
+    for (const s of options.initial ?? []) if (s.expiresAt > t) this.sessions.set(s.hash, s.expiresAt)
+    this.evict()
+  }
+
+  get lifetimeMs (): number { return this.options.lifetimeMs }
 
   create (): string {
     const id = randomBytes(32).toString('base64url')
-    this.sessions.set(id, this.now())
+    this.sessions.set(hashToken(id), this.now() + this.options.lifetimeMs)
+    this.evict()
+    this.persist()
     return id
   }
 
-  /** True and refreshed if the session exists and has not been idle too long. */
-  touch (id: string | undefined): boolean {
-    if (id === undefined) return false
-    const last = this.sessions.get(id)
-    if (last === undefined) return false
-    if (this.now() - last > this.maxAgeMs) { this.sessions.delete(id); return false }
-    this.sessions.set(id, this.now())
-    return true
+  /** Whether the cookie value names a live session; a session used late in its life is extended. */
+  check (id: string | undefined): SessionCheck {
+    if (id === undefined || id === '') return { valid: false }
+    const hash = hashToken(id)
+    const expiresAt = this.sessions.get(hash)
+    if (expiresAt === undefined) return { valid: false }
+    const t = this.now()
+    if (t >= expiresAt) {
+      this.sessions.delete(hash)
+      this.persist()
+      return { valid: false }
+    }
+    if (expiresAt - t > this.options.lifetimeMs - this.options.refreshAfterMs) return { valid: true, refreshed: false }
+    this.sessions.set(hash, t + this.options.lifetimeMs)
+    this.persist()
+    return { valid: true, refreshed: true }
   }
 
+  /** True if the cookie value names a live session (see check). */
+  touch (id: string | undefined): boolean {
+    return this.check(id).valid
+  }
+
+  /** Forgets the sessions in memory only (the node is stopping); the stored table stays. */
   clear (): void { this.sessions.clear() }
+
+  /** Resolves once every save begun so far has ended. */
+  async flushed (): Promise<void> { await this.saving }
+
+  private evict (): void {
+    if (this.sessions.size <= this.max) return
+    const byEnd = [...this.sessions.entries()].sort((a, b) => a[1] - b[1])
+    for (const [hash] of byEnd.slice(0, this.sessions.size - this.max)) this.sessions.delete(hash)
+  }
+
+  /** Saves run one after another, each with the table as it was when asked for, so the last one wins. */
+  private persist (): void {
+    const persistence = this.options.persistence
+    if (persistence === undefined) return
+    const table = [...this.sessions.entries()].map(([hash, expiresAt]) => ({ hash, expiresAt }))
+    this.saving = this.saving
+      .then(async () => { await persistence.save(table) })
+      .catch((err: unknown) => { this.options.onSaveError?.(err) })
+  }
 }
 
 export type LinkVerdict = 'valid' | 'used' | 'unknown'

@@ -3,6 +3,7 @@
  * request body is parsed here, into typed values or a 400 with a code.
  */
 import { ApiError } from './errors.js'
+import { uiSettingsChange, type UiSettings } from './account-routes.js'
 import type { Route } from './server.js'
 import { parseSessionId, type SessionId } from '../identity/session-id.js'
 import { formatSafetyNumber, safetyNumber } from '../identity/safety-number.js'
@@ -26,7 +27,7 @@ export interface NodeStatus {
   rollback?: { detectedAt: number }
 }
 
-export interface Settings { idleLockMinutes: number, bootstrap: string[] }
+export interface Settings extends UiSettings { idleLockMinutes: number, bootstrap: string[] }
 
 /** What the API needs of the running node. */
 export interface NodeController {
@@ -60,6 +61,26 @@ function sessionIdParam (value: string): SessionId {
   }
 }
 
+const MESSAGE_ID_RE = /^[0-9a-f]{32}$/
+
+function messageIdParam (value: string): string {
+  if (!MESSAGE_ID_RE.test(value)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'a message id is 32 hex digits')
+  return value
+}
+
+/** The messenger's "no such message" is a 404 and "not failed" a 409, as docs/API.md says. */
+async function withMessageStatus<T> (work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code === 'ERR_UNKNOWN_MESSAGE') throw new ApiError(404, code, (err as Error).message)
+    if (code === 'ERR_NOT_FAILED') throw new ApiError(409, code, (err as Error).message)
+    throw err
+  }
+}
+
+/** Contacts are shown as the messenger keeps them, the same as in the `contact` event. */
 function contactView (c: Contact): Contact { return c }
 function messageView (m: Message): Message { return m }
 
@@ -86,6 +107,7 @@ export function apiRoutes (node: NodeController): Route[] {
           if (!Array.isArray(bootstrap) || bootstrap.length > 32 || !bootstrap.every((b) => typeof b === 'string' && b.length < 512)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'bootstrap is a list of multiaddrs')
           change.bootstrap = bootstrap as string[]
         }
+        Object.assign(change, uiSettingsChange(req.body))
         return await node.updateSettings(change)
       }
     },
@@ -96,7 +118,8 @@ export function apiRoutes (node: NodeController): Route[] {
       handler: async (req) => {
         const id = sessionIdParam(stringField(req.body, 'sessionId', 200))
         if (id === node.selfId()) throw new ApiError(400, 'ERR_SELF', 'that is your own Session ID')
-        return { contact: contactView(await node.messenger().contacts.add(id, stringField(req.body, 'name', 200))) }
+        const { contact, existed } = await node.messenger().addContact(id, field(req.body, 'name') ?? '')
+        return { contact: contactView(contact), existed }
       }
     },
     {
@@ -105,10 +128,28 @@ export function apiRoutes (node: NodeController): Route[] {
       handler: async (req) => {
         const change: Record<string, unknown> = {}
         for (const k of ['name', 'state', 'verified']) if (field(req.body, k) !== undefined) change[k] = field(req.body, k)
-        return { contact: contactView(await node.messenger().contacts.update(sessionIdParam(req.params.id), change)) }
+        return { contact: contactView(await node.messenger().updateContact(sessionIdParam(req.params.id), change)) }
       }
     },
-    { method: 'DELETE', path: '/api/contacts/:id', handler: async (req) => { await node.messenger().contacts.remove(sessionIdParam(req.params.id)); return {} } },
+    { method: 'DELETE', path: '/api/contacts/:id', handler: async (req) => { await node.messenger().removeContact(sessionIdParam(req.params.id)); return {} } },
+    { method: 'GET', path: '/api/profile', handler: async () => await node.messenger().profile() },
+    {
+      method: 'PUT',
+      path: '/api/profile',
+      handler: async (req) => {
+        const displayName = field(req.body, 'displayName')
+        if (displayName === undefined) throw new ApiError(400, 'ERR_PROFILE_NAME', '"displayName" is a name or null')
+        return await node.messenger().setProfile(displayName)
+      }
+    },
+    {
+      method: 'GET',
+      path: '/api/search',
+      handler: async (req) => {
+        const { contacts, messages } = await node.messenger().search(req.query.get('q') ?? '')
+        return { contacts: contacts.map(contactView), messages: messages.map(messageView) }
+      }
+    },
     {
       method: 'GET',
       path: '/api/contacts/:id/safety-number',
@@ -131,7 +172,27 @@ export function apiRoutes (node: NodeController): Route[] {
     {
       method: 'POST',
       path: '/api/messages',
-      handler: async (req) => ({ message: messageView(await node.messenger().send(stringField(req.body, 'to', 200), stringField(req.body, 'text', 100_000))) })
+      handler: async (req) => {
+        const quote = field(req.body, 'quote')
+        if (quote !== undefined && (typeof quote !== 'string' || !MESSAGE_ID_RE.test(quote))) throw new ApiError(400, 'ERR_BAD_REQUEST', '"quote" is the id of a message')
+        const message = await withMessageStatus(node.messenger().send(stringField(req.body, 'to', 200), stringField(req.body, 'text', 100_000), quote === undefined ? {} : { quote }))
+        return { message: messageView(message) }
+      }
+    },
+    {
+      method: 'DELETE',
+      path: '/api/conversations/:id/messages/:messageId',
+      handler: async (req) => {
+        const everyone = req.query.get('everyone')
+        if (everyone !== null && everyone !== 'true' && everyone !== 'false') throw new ApiError(400, 'ERR_BAD_REQUEST', 'everyone is true or false')
+        await withMessageStatus(node.messenger().deleteMessage(sessionIdParam(req.params.id), messageIdParam(req.params.messageId), { everyone: everyone === 'true' }))
+        return {}
+      }
+    },
+    {
+      method: 'POST',
+      path: '/api/conversations/:id/messages/:messageId/resend',
+      handler: async (req) => ({ message: messageView(await withMessageStatus(node.messenger().resend(sessionIdParam(req.params.id), messageIdParam(req.params.messageId)))) })
     },
     {
       method: 'GET',
@@ -139,9 +200,8 @@ export function apiRoutes (node: NodeController): Route[] {
       handler: async (req) => {
         const after = Number(req.query.get('after') ?? '0')
         const limit = Number(req.query.get('limit') ?? '100')
-        const log = node.messenger().log
-        const messages = await log.inbox(Number.isInteger(after) && after >= 0 ? after : 0, Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 100)
-        return { messages: messages.map(messageView), cursor: messages.at(-1)?.inboxSeq ?? after }
+        const page = await node.messenger().log.inboxPage(Number.isInteger(after) && after >= 0 ? after : 0, Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 100)
+        return { messages: page.messages.map(messageView), cursor: page.cursor }
       }
     }
   ]

@@ -2,7 +2,8 @@
  * The local HTTP API: one server for the web UI and the CLI, bound to loopback only (A6).
  * JSON in and out under /api/, Server-Sent Events at /api/events for live pushes, the web
  * UI's static files at /. Every /api/ request needs the API token (CLI: `Authorization:
- * Bearer`) or a session cookie (browser), which a one-time link is traded for. See docs/API.md.
+ * Bearer`) or a session cookie (browser), which a one-time link is traded for; sessions are
+ * kept across restarts when the caller gives a persistence (the daemon does). See docs/API.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
@@ -10,12 +11,14 @@ import { extname, join, resolve, sep } from 'node:path'
 import type { ComponentLogger } from '../log.js'
 import { SottoError } from '../errors.js'
 import { ApiError } from './errors.js'
-import { bearerToken, cookieValue, hostAllowed, LinkTable, originAllowed, SESSION_COOKIE, SessionTable, tokensEqual } from './auth.js'
+import { bearerToken, cookieValue, hostAllowed, LinkTable, originAllowed, SESSION_COOKIE, SessionTable, tokensEqual, type SessionPersistence, type StoredSession } from './auth.js'
 
 /** Largest request body we read; anything bigger is refused before it is buffered. */
 export const MAX_BODY_BYTES = 256 * 1024
-/** A browser session that sees no request for this long must trade the token again. */
-export const SESSION_MAX_IDLE_MS = 12 * 60 * 60 * 1000
+/** A browser session unused for this long ends: the browser needs a new link (`sotto open`). */
+export const SESSION_LIFETIME_MS = 30 * 24 * 60 * 60 * 1000
+/** A session in use is extended (its cookie sent again) at most once a day. */
+export const SESSION_REFRESH_AFTER_MS = 24 * 60 * 60 * 1000
 const MAX_SSE_CLIENTS = 32
 
 export interface ApiRequest {
@@ -40,6 +43,12 @@ export interface ApiServerInit {
   staticDir?: string
   /** Allow a bind address that is not loopback (A6): needs this explicit flag, and warns. */
   allowNonLoopback?: boolean
+  /**
+   * Browser sessions from earlier runs and where to keep them (the daemon: sessions.json in
+   * the data folder); omitted -> sessions last as long as this server.
+   */
+  sessions?: { initial: StoredSession[], persistence: SessionPersistence }
+  now?: () => number
 }
 
 export interface ApiServer {
@@ -80,7 +89,14 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     throw new ApiError(500, 'ERR_API_BIND', `refusing to serve the API on ${host}: it is not a loopback address`)
   }
   if (!loopback) init.logger.warn('the local API is listening on a non-loopback address; anyone who can reach it and has the token controls this node')
-  const sessions = new SessionTable(SESSION_MAX_IDLE_MS)
+  const sessions = new SessionTable({
+    lifetimeMs: SESSION_LIFETIME_MS,
+    refreshAfterMs: SESSION_REFRESH_AFTER_MS,
+    initial: init.sessions?.initial,
+    persistence: init.sessions?.persistence,
+    onSaveError: (err) => { init.logger.warn('could not save the browser sessions; they end with this run', { code: (err as NodeJS.ErrnoException).code }) },
+    now: init.now
+  })
   const links = new LinkTable()
   // The host a printed link names: the bind address, or the IPv4 loopback for `::1`.
   const linkHost = host !== '::1' ? host : '127.0.0.1'
@@ -104,10 +120,23 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     return undefined
   }
 
-  function authenticated (req: IncomingMessage): boolean {
+  function authenticated (req: IncomingMessage, res: ServerResponse): boolean {
     const bearer = bearerToken(req)
     if (bearer !== undefined) return tokensEqual(bearer, init.token)
-    return sessions.touch(cookieValue(req, SESSION_COOKIE))
+    return signedIn(req, res)
+  }
+
+  /** Whether the request's cookie names a live browser session. */
+  function signedIn (req: IncomingMessage, res: ServerResponse): boolean {
+    const id = cookieValue(req, SESSION_COOKIE)
+    const check = sessions.check(id)
+    // An extended session's cookie is sent again, so the browser keeps it as long as we do.
+    if (check.valid && check.refreshed && id !== undefined) res.setHeader('Set-Cookie', sessionCookie(id))
+    return check.valid
+  }
+
+  function sessionCookie (id: string): string {
+    return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(sessions.lifetimeMs / 1000)}`
   }
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -124,20 +153,19 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     if (method === 'GET' && url.pathname === '/' && url.searchParams.has('token')) {
       const verdict = links.redeem(url.searchParams.get('token') ?? '')
       if (verdict === 'valid') {
-        const id = sessions.create()
-        res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_MAX_IDLE_MS / 1000}`)
+        res.setHeader('Set-Cookie', sessionCookie(sessions.create()))
         res.writeHead(303, { Location: '/' }).end()
         return
       }
       // The browser that spent it (back button, history) is signed in already: on to the app.
-      if (sessions.touch(cookieValue(req, SESSION_COOKIE))) { res.writeHead(303, { Location: '/' }).end(); return }
+      if (signedIn(req, res)) { res.writeHead(303, { Location: '/' }).end(); return }
       if (verdict === 'used') refuseLink(req, res, 'ERR_LINK_USED', 'this link was already used; run `sotto open` for a new one', 'This link was already used')
       else refuseLink(req, res, 'ERR_UNAUTHORIZED', 'this link is not valid for this node (links end when the node stops); run `sotto open` for a new one', 'This link is not valid')
       return
     }
 
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
-      if (!authenticated(req)) throw new ApiError(401, 'ERR_UNAUTHORIZED', 'a token or session is required')
+      if (!authenticated(req, res)) throw new ApiError(401, 'ERR_UNAUTHORIZED', 'a token or session is required')
       if (url.pathname === '/api/events' && method === 'GET') { openEventStream(req, res); return }
       if (url.pathname === '/api/link' && method === 'POST') {
         // A session must not mint more sessions: a page running in it could hand them out.
@@ -228,6 +256,8 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     async close () {
       for (const client of sseClients) client.end()
       sseClients.clear()
+      // The last save of the session table lands before the node reports it stopped.
+      await sessions.flushed()
       sessions.clear()
       links.clear()
       server.closeAllConnections()

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url'
 import { newToken } from '../api/auth.js'
 import { apiRoutes, type NodeController, type NodeStatus, type Settings } from '../api/routes.js'
+import { accountRoutes, type AccountController } from '../api/account-routes.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { AccountLifecycle, type AccountEvent } from '../account/lifecycle.js'
 import { bundleSequence, compareBundles, parseBundle } from '../crypto/bundle.js'
@@ -16,6 +17,7 @@ import { Network, type RecordRules } from '../net/network.js'
 import { ensurePrivateDir } from '../store/data-dir.js'
 import { removeApiFile, writeApiFile } from './api-file.js'
 import { loadOrCreatePeerKey } from './peer-key.js'
+import { readSessions, sessionsFile } from './sessions-file.js'
 import { readSettings, writeSettings } from './settings.js'
 import type { SottoNode, SottoNodeInit } from './types.js'
 
@@ -54,8 +56,10 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   const push = (event: string, data: unknown): void => { api?.publish(event, data) }
   const onAccountEvent = (e: AccountEvent): void => {
     if (e.type === 'message') push('message', e.message)
-    else if (e.type === 'message-state') push('message-state', { id: e.id, peer: e.peer, state: e.state })
+    else if (e.type === 'message-state') { const { type: _t, ...change } = e; push('message-state', change) }
+    else if (e.type === 'message-deleted') push('message-deleted', { peer: e.peer, id: e.id })
     else if (e.type === 'contact') push('contact', e.contact)
+    else if (e.type === 'contact-removed') push('contact-removed', { sessionId: e.sessionId })
     else if (e.type === 'locked') push('locked', {})
     else void status().then((s) => { push('status', s) })
   }
@@ -97,11 +101,17 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     settings: async () => { await account.requireSettingsAccess(); return settings },
     async updateSettings (change: Partial<Settings>) {
       await account.requireSettingsAccess()
+      // The API checked each field it passes on (theme and notifications included).
       settings = { ...settings, ...change }
       await writeSettings(init.dataDir, settings)
       if (change.bootstrap !== undefined) await network.dial(change.bootstrap)
       return settings
     }
+  }
+
+  const accountControl: AccountController = {
+    changePassphrase: async (current, next) => { await account.changePassphrase(current, next) },
+    recoveryPhrase: async (passphrase) => await account.recoveryPhrase(passphrase)
   }
 
   async function stopParts (): Promise<void> {
@@ -120,12 +130,15 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   try {
     api = await startApiServer({
       token,
-      routes: apiRoutes(controller),
+      routes: [...apiRoutes(controller), ...accountRoutes(accountControl)],
       logger: init.logger.forComponent('sotto:api'),
       host: init.apiHost,
       port: init.apiPort ?? 0,
       allowNonLoopback: init.apiAllowRemote,
-      staticDir: init.webUiDir ?? BUNDLED_WEB_UI
+      staticDir: init.webUiDir ?? BUNDLED_WEB_UI,
+      // Browsers stay signed in across restarts; the account stays locked until the passphrase.
+      sessions: { initial: await readSessions(init.dataDir), persistence: sessionsFile(init.dataDir) },
+      now: init.now
     })
   } catch (err) {
     // A node that cannot serve its API (port taken, say) leaves nothing running behind it.

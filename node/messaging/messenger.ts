@@ -1,21 +1,27 @@
 /**
- * The node's use cases for one-to-one chat: send a text, receive an envelope, mark a
- * conversation read. Every received message is committed together with the session state
- * that decrypted it (one batch), and only then acknowledged to the sender.
+ * The node's use cases for one-to-one chat: contacts, the user's profile, sending (and
+ * resending, replying, deleting) texts, receiving envelopes, marking a conversation read,
+ * search. Every received message is committed together with the session state that
+ * decrypted it (one batch), and only then acknowledged to the sender. Every write that
+ * reads a record first runs under one lock, so a message arriving meanwhile cannot be lost
+ * between the read and the write.
  */
 import { randomBytes } from 'node:crypto'
 import type { SessionId } from '../identity/session-id.js'
 import type { ComponentLogger } from '../log.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
 import { SottoError } from '../errors.js'
-import { ContactBook, type Contact } from './contacts.js'
+import { applyChange, ContactBook, currentContact, newContact, previewOf, type Contact, type ContactChange } from './contacts.js'
 import { MessagingError } from './errors.js'
-import { MessageLog, type Message } from './message-log.js'
+import { applyIncoming, type Incoming } from './incoming.js'
+import { MessageLog, type Message, type MessageState, type Quote, type StateExtra } from './message-log.js'
 import { Mutex } from './mutex.js'
-import { Outbox, type OutboxEntry } from './outbox.js'
-import { receiptDelayMs } from './receipt-delay.js'
-import { decodePayload, encodePayload, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind } from './payload.js'
+import { deliveryErrorCode, Outbox, type OutboxEntry, type OutboxKind } from './outbox.js'
+import { decodePayload, encodePayload, MAX_QUOTE_LENGTH, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind, type TextPayload } from './payload.js'
+import { cleanProfileName, nextVersion, ProfileStore } from './profile.js'
 import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto } from './ports.js'
+import { receiptDelayMs } from './receipt-delay.js'
+import { search, type SearchResult } from './search.js'
 
 /**
  * What became of an envelope: `refused` ones may only be early (a message before its
@@ -42,25 +48,38 @@ export interface MessengerInit {
   receiptDelayMs?: () => number
 }
 
+export interface SendOptions {
+  signal?: AbortSignal
+  /** The id of a message in the same conversation this text replies to. */
+  quote?: string
+}
+
+/** Sealed envelopes for one peer, ready to queue, or the code of the seal that failed. */
+type Sealed = { entries: OutboxEntry[], profileVersion?: number } | { error: string }
+
 export class Messenger {
   readonly contacts: ContactBook
   readonly log: MessageLog
   readonly outbox: Outbox
+  readonly profiles: ProfileStore
   private readonly lock = new Mutex()
   private readonly now: () => number
   private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly pendingReceipts = new Map<string, { kind: ReceiptKind, ids: string[] }>()
 
   constructor (private readonly init: MessengerInit) {
     this.now = init.now ?? Date.now
     this.contacts = new ContactBook(init.store, this.now)
     this.log = new MessageLog(init.store)
+    this.profiles = new ProfileStore(init.store)
     this.outbox = new Outbox({
       store: init.store,
       transport: init.transport,
       logger: init.logger,
       now: this.now,
       onSettled: async (entry, result) => { await this.settled(entry, result) },
-      onRefused: async (entry) => await this.reseal(entry)
+      onRefused: async (entry) => await this.reseal(entry),
+      onAttemptFailed: async (entry, result) => { await this.attemptFailed(entry, result) }
     })
   }
 
@@ -70,79 +89,308 @@ export class Messenger {
     void this.outbox.retryDue(true)
   }
 
+  stop (): void {
+    this.outbox.stop()
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+  }
+
+  // ---- contacts ----
+
+  /** Adds a contact. An existing one is never renamed; a request becomes accepted. */
+  async addContact (id: SessionId, name: unknown = ''): Promise<{ contact: Contact, existed: boolean }> {
+    if (id === this.init.self) throw new MessagingError('ERR_SELF', 'that is your own Session ID')
+    const before = await this.contacts.get(id)
+    const added = await this.lock.run(async () => await this.contacts.add(id, name))
+    if (before?.state === 'request' && added.contact.state === 'accepted') await this.sendPendingReadReceipts(id)
+    if (!added.existed || before?.state !== added.contact.state) this.emit({ type: 'contact', contact: added.contact })
+    return added
+  }
+
+  /** Renames (name '' clears the local name), accepts, blocks, verifies. */
+  async updateContact (id: SessionId, change: ContactChange): Promise<Contact> {
+    const { before, after } = await this.lock.run(async () => {
+      const existing = await this.contacts.get(id)
+      if (existing === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+      const next = applyChange(existing, change)
+      await this.init.store.batch([this.contacts.putOp(next)])
+      return { before: existing, after: next }
+    })
+    if (before.state === 'request' && after.state === 'accepted') await this.sendPendingReadReceipts(id)
+    this.emit({ type: 'contact', contact: after })
+    return after
+  }
+
+  /** Removes a contact with its whole conversation and anything still queued for it, in one batch. */
+  async removeContact (id: SessionId): Promise<void> {
+    await this.lock.run(async () => {
+      if (await this.contacts.get(id) === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+      const ops = [
+        ...await this.log.prepareRemoveConversation(id),
+        ...await this.outbox.dropAllOps(id),
+        this.profiles.peerDelOp(id),
+        this.contacts.delOp(id)
+      ]
+      await this.init.store.batch(ops)
+      this.log.removed(id)
+    })
+    for (const kind of ['delivered', 'read'] as const) this.pendingReceipts.delete(`${id}:${kind}`)
+    this.emit({ type: 'contact-removed', sessionId: id })
+  }
+
+  // ---- profile ----
+
+  async profile (): Promise<{ displayName: string | null }> {
+    return { displayName: (await this.profiles.own()).displayName }
+  }
+
+  /**
+   * Sets (or, with null, clears) the user's display name and sends it to every accepted
+   * contact there is a conversation with; the others get it with the first text to them.
+   */
+  async setProfile (displayName: unknown): Promise<{ displayName: string | null }> {
+    const name = cleanProfileName(displayName)
+    const queued = await this.lock.run(async () => {
+      const own = await this.profiles.own()
+      const next = { displayName: name, version: nextVersion(own.version, this.now()) }
+      await this.init.store.batch([this.profiles.ownOp(next)])
+      const out: OutboxEntry[] = []
+      for (const contact of await this.contacts.list()) {
+        if (contact.state !== 'accepted' || contact.lastMessageAt === undefined) continue
+        const sealed = await this.sealFor(contact, [], { profileDue: true })
+        if ('error' in sealed) continue // it goes with the next text instead
+        await this.init.store.batch([...sealed.entries.map((e) => this.outbox.queueOp(e)), this.contacts.putOp({ ...contact, profileSentVersion: next.version })])
+        out.push(...sealed.entries)
+      }
+      return out
+    })
+    for (const entry of queued) void this.outbox.attempt(entry).catch(() => {})
+    return { displayName: name }
+  }
+
+  // ---- sending ----
+
   /** Stores the text as "sending", then tries to deliver it; resolves with its state after that try. */
-  async send (to: string, text: string, options: { signal?: AbortSignal } = {}): Promise<Message> {
+  async send (to: string, text: string, options: SendOptions = {}): Promise<Message> {
     if (typeof text !== 'string' || text.length === 0) throw new MessagingError('ERR_EMPTY_MESSAGE', 'nothing to send')
     if (text.length > MAX_TEXT_LENGTH) throw new MessagingError('ERR_MESSAGE_TOO_LONG', `a message has at most ${MAX_TEXT_LENGTH} characters`)
     const target = await this.contacts.resolve(to)
-    let contact: Contact
-    if (typeof target === 'string') {
-      // Writing to a new Session ID makes it a contact, named by its ID until renamed.
-      contact = await this.contacts.add(target, target.slice(0, 12) + '…')
-      this.emit({ type: 'contact', contact })
-    } else {
-      contact = target
-    }
-    if (contact.state === 'blocked') throw new MessagingError('ERR_CONTACT_BLOCKED', 'this contact is blocked; unblock it to write')
-    if (contact.sessionId === this.init.self) throw new MessagingError('ERR_SELF', 'you cannot write to yourself')
-    if (contact.state === 'request') contact = await this.contacts.update(contact.sessionId, { state: 'accepted' })
+    const peer = typeof target === 'string' ? target : target.sessionId
+    if (peer === this.init.self) throw new MessagingError('ERR_SELF', 'you cannot write to yourself')
+    if (typeof target !== 'string' && target.state === 'blocked') throw new MessagingError('ERR_CONTACT_BLOCKED', 'this contact is blocked; unblock it to write')
+    const quote = options.quote === undefined ? undefined : await this.quoteFor(peer, options.quote)
 
+    // A first message needs the contact's record from the DHT: look it up before the lock.
+    await this.init.crypto.prepare?.(peer, options)
     const sentAt = this.now()
     const id = randomBytes(16).toString('hex')
-    const payload: Payload = { v: 1, t: 'text', id, sentAt, text }
-    // A first message needs the contact's record from the DHT: look it up before the lock.
-    await this.init.crypto.prepare?.(contact.sessionId, options)
-    const queued = await this.lock.run(async () => {
-      let envelope: Uint8Array | undefined
-      let sealError: string | undefined
-      try {
-        envelope = await this.init.crypto.seal(contact.sessionId, encodePayload(payload), options)
-      } catch (err) {
-        await this.noteIdentityChange(contact.sessionId, err)
-        sealError = (err as SottoError).code ?? 'ERR_SEAL'
-        this.init.logger.info('could not seal a message', { code: sealError })
-      }
-      const state = envelope === undefined ? 'failed' : 'sending'
-      const { message, ops } = await this.log.prepareAppend({ id, peer: contact.sessionId, direction: 'out', text, sentAt, state, error: sealError })
-      const entry: OutboxEntry | undefined = envelope === undefined
-        ? undefined
-        : { id, peer: contact.sessionId, envelope: Buffer.from(envelope).toString('base64'), createdAt: sentAt, attempts: 0, nextAttemptAt: sentAt }
-      // The message and its queued envelope land together: it is never shown as sent without being queued.
-      await this.init.store.batch([...ops, this.contacts.putOp({ ...contact, lastMessageAt: sentAt }), ...(entry === undefined ? [] : [this.outbox.queueOp(entry)])])
+    const done = await this.lock.run(async () => {
+      // Writing to a new Session ID makes it a contact (no local name: its profile name or ID shows).
+      const existing = await this.contacts.get(peer)
+      const contact = existing ?? newContact(peer, '', 'accepted', sentAt)
+      const payload: TextPayload = { v: 1, t: 'text', id, sentAt, text, ...(quote === undefined ? {} : { replyTo: { id: quote.id, text: quote.text } }) }
+      const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload }], options)
+      const { message, ops } = await this.log.prepareAppend({
+        id, peer, direction: 'out', text, sentAt, state: 'error' in sealed ? 'failed' : 'sending',
+        ...('error' in sealed ? { lastError: sealed.error } : {}),
+        ...(quote === undefined ? {} : { quote })
+      })
+      const updated = currentContact({
+        ...contact,
+        // Writing to a request is how it is accepted.
+        state: contact.state === 'request' ? 'accepted' : contact.state,
+        lastMessageAt: sentAt,
+        lastMessage: previewOf(message),
+        ...('error' in sealed || sealed.profileVersion === undefined ? {} : { profileSentVersion: sealed.profileVersion })
+      })
+      const entries = 'error' in sealed ? [] : sealed.entries
+      // The message and its queued envelopes land together: it is never shown as sent without being queued.
+      await this.init.store.batch([...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))])
       this.log.committed(message)
-      return { message, entry }
+      return { message, contact: updated, entries, accepted: existing?.state === 'request' }
     })
-    this.emit({ type: 'message', message: queued.message })
-    if (queued.entry === undefined) return queued.message
-    await this.outbox.attempt(queued.entry, options)
-    return (await this.log.find(contact.sessionId, id)) ?? queued.message
+    this.emit({ type: 'message', message: done.message })
+    this.emit({ type: 'contact', contact: done.contact })
+    if (done.accepted) await this.sendPendingReadReceipts(peer)
+    // The profile (when due) goes first, so the contact knows our name when the text shows.
+    for (const entry of done.entries) await this.outbox.attempt(entry, options)
+    return (await this.log.find(peer, id)) ?? done.message
+  }
+
+  /** Queues a failed outgoing message again (same id and time), and tries it once. */
+  async resend (peer: SessionId, id: string, options: { signal?: AbortSignal } = {}): Promise<Message> {
+    const message = await this.log.find(peer, id)
+    if (message === undefined || message.deleted === true) throw new MessagingError('ERR_UNKNOWN_MESSAGE', 'no such message')
+    if (message.direction !== 'out' || message.state !== 'failed') throw new MessagingError('ERR_NOT_FAILED', 'only a message that was not sent can be sent again')
+    await this.init.crypto.prepare?.(peer, options)
+    const done = await this.lock.run(async () => {
+      const contact = await this.contacts.get(peer)
+      if (contact === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+      if (contact.state === 'blocked') throw new MessagingError('ERR_CONTACT_BLOCKED', 'this contact is blocked; unblock it to write')
+      const current = await this.log.find(peer, id)
+      if (current === undefined || current.deleted === true || current.state !== 'failed') throw new MessagingError('ERR_NOT_FAILED', 'only a message that was not sent can be sent again')
+      const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload: this.textPayloadOf(current) }], options)
+      // State goes back to "sending" on purpose: this is the one move against the order.
+      const next: Message = 'error' in sealed ? { ...current, lastError: sealed.error } : { ...current, state: 'sending' }
+      if (!('error' in sealed)) delete next.lastError
+      const ops: StoreOp[] = [this.log.putOp(next)]
+      let updated = contact
+      if (!('error' in sealed)) {
+        ops.push(...sealed.entries.map((e) => this.outbox.queueOp(e)))
+        if (contact.lastMessage?.id === id) updated = currentContact({ ...contact, lastMessage: previewOf(next) })
+        if (sealed.profileVersion !== undefined) updated = { ...updated, profileSentVersion: sealed.profileVersion }
+        if (updated !== contact) ops.push(this.contacts.putOp(updated))
+      }
+      await this.init.store.batch(ops)
+      return { message: next, entries: 'error' in sealed ? [] : sealed.entries, contact: updated !== contact ? updated : undefined }
+    })
+    this.emitState(done.message)
+    if (done.contact !== undefined) this.emit({ type: 'contact', contact: done.contact })
+    for (const entry of done.entries) await this.outbox.attempt(entry, options)
+    return (await this.log.find(peer, id)) ?? done.message
+  }
+
+  /**
+   * Deletes a message here: its text leaves the store (a tombstone row stays, see
+   * message-log.ts), and so does its envelope if it is still queued. With `everyone`, for
+   * our own messages only, a sealed "delete" goes to the peer too; it is queued in the same
+   * batch, so the two never part.
+   */
+  async deleteMessage (peer: SessionId, id: string, options: { everyone?: boolean } = {}): Promise<void> {
+    const everyone = options.everyone === true
+    const found = await this.log.find(peer, id)
+    if (found === undefined || found.deleted === true) throw new MessagingError('ERR_UNKNOWN_MESSAGE', 'no such message')
+    if (everyone && found.direction !== 'out') throw new MessagingError('ERR_NOT_OWN_MESSAGE', 'only your own messages can be deleted for everyone')
+    if (everyone) await this.init.crypto.prepare?.(peer)
+    const done = await this.lock.run(async () => {
+      const message = await this.log.find(peer, id)
+      if (message === undefined || message.deleted === true) throw new MessagingError('ERR_UNKNOWN_MESSAGE', 'no such message')
+      const contact = await this.contacts.get(peer)
+      let entries: OutboxEntry[] = []
+      if (everyone) {
+        if (contact === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+        const entryId = randomBytes(16).toString('hex')
+        const sealed = await this.sealFor(contact, [{ kind: 'delete', id: entryId, ids: [id], payload: { v: 1, t: 'delete', ids: [id] } }], {}, false)
+        if ('error' in sealed) throw new MessagingError(sealed.error, 'the deletion could not be sealed for the contact; nothing was deleted')
+        entries = sealed.entries
+      }
+      const ops = [...await this.log.prepareDelete(peer, [message]), this.outbox.dropOp(id), ...entries.map((e) => this.outbox.queueOp(e))]
+      let updated: Contact | undefined
+      if (contact !== undefined) {
+        const latest = await this.log.latest(peer, new Set([id]))
+        updated = currentContact({ ...contact, unread: Math.max(0, contact.unread - (message.direction === 'in' && message.state === 'received' ? 1 : 0)) })
+        if (latest === undefined) delete updated.lastMessage
+        else updated.lastMessage = previewOf(latest)
+        ops.push(this.contacts.putOp(updated))
+      }
+      await this.init.store.batch(ops)
+      return { entries, contact: updated }
+    })
+    this.emit({ type: 'message-deleted', peer, id })
+    if (done.contact !== undefined) this.emit({ type: 'contact', contact: done.contact })
+    for (const entry of done.entries) void this.outbox.attempt(entry).catch(() => {})
+  }
+
+  private async quoteFor (peer: SessionId, id: unknown): Promise<Quote> {
+    const quoted = typeof id === 'string' ? await this.log.find(peer, id) : undefined
+    if (quoted === undefined || quoted.deleted === true) throw new MessagingError('ERR_UNKNOWN_MESSAGE', 'the quoted message is not in this conversation')
+    return { id: quoted.id, text: quoted.text.slice(0, MAX_QUOTE_LENGTH), fromMe: quoted.direction === 'out' }
+  }
+
+  private textPayloadOf (m: Message): TextPayload {
+    return { v: 1, t: 'text', id: m.id, sentAt: m.sentAt, text: m.text, ...(m.quote === undefined ? {} : { replyTo: { id: m.quote.id, text: m.quote.text } }) }
+  }
+
+  /**
+   * Seals payloads for a contact, under the lock, as outbox entries. Our profile goes first
+   * when the contact has not been sent its current version, or when this seal starts a new
+   * session (the contact may have lost it); `withProfile` false leaves it out.
+   */
+  private async sealFor (contact: Contact, items: Array<{ kind: OutboxKind, id: string, ids?: string[], payload: Payload }>, options: { signal?: AbortSignal, profileDue?: boolean }, withProfile = true): Promise<Sealed> {
+    const peer = contact.sessionId
+    const own = await this.profiles.own()
+    let profileDue = options.profileDue === true
+    if (withProfile && !profileDue && own.version > 0) {
+      profileDue = contact.profileSentVersion !== own.version || !(await this.init.crypto.hasSession?.(peer) ?? true)
+    }
+    const all = profileDue && own.version > 0
+      ? [{ kind: 'profile' as const, id: randomBytes(16).toString('hex'), payload: { v: 1, t: 'profile', name: own.displayName, version: own.version } as Payload }, ...items]
+      : items
+    const now = this.now()
+    const entries: OutboxEntry[] = []
+    try {
+      for (const item of all) {
+        const envelope = await this.init.crypto.seal(peer, encodePayload(item.payload), { signal: options.signal })
+        entries.push({ id: item.id, peer, kind: item.kind, ...(item.ids === undefined ? {} : { ids: item.ids }), envelope: Buffer.from(envelope).toString('base64'), createdAt: now, attempts: 0, nextAttemptAt: now })
+      }
+    } catch (err) {
+      await this.noteIdentityChange(peer, err)
+      const code = (err as SottoError).code ?? 'ERR_SEAL'
+      this.init.logger.info('could not seal for a contact', { code })
+      return { error: code }
+    }
+    return { entries, ...(all.length > items.length ? { profileVersion: own.version } : {}) }
   }
 
   /**
    * The recipient refused our envelope: most likely its one-time prekey was taken by another
    * sender first (H5). Start a fresh session from the record without a one-time prekey (X3DH
-   * §4.2 allows it) and seal the same text again.
+   * §4.2 allows it) and seal the same payload again.
    */
   private async reseal (entry: OutboxEntry): Promise<Uint8Array | undefined> {
-    const message = await this.log.find(entry.peer, entry.id)
-    if (message === undefined || message.direction !== 'out') return undefined
-    const payload: Payload = { v: 1, t: 'text', id: message.id, sentAt: message.sentAt, text: message.text }
+    const payload = await this.payloadOf(entry)
+    if (payload === undefined) return undefined
     try {
       return await this.lock.run(async () => {
         await this.init.crypto.reset(entry.peer)
         return await this.init.crypto.seal(entry.peer, encodePayload(payload), { oneTimePrekey: false })
       })
     } catch (err) {
-      this.init.logger.info('could not seal a refused message again', { code: (err as SottoError).code ?? 'ERR_SEAL' })
+      this.init.logger.info('could not seal a refused envelope again', { code: (err as SottoError).code ?? 'ERR_SEAL' })
       return undefined
     }
   }
 
-  /** A queued envelope reached a path: direct means the recipient committed it. */
+  /** What a queued entry carried, rebuilt from the store. */
+  private async payloadOf (entry: OutboxEntry): Promise<Payload | undefined> {
+    if (entry.kind === 'profile') {
+      const own = await this.profiles.own()
+      return { v: 1, t: 'profile', name: own.displayName, version: own.version }
+    }
+    if (entry.kind === 'delete') return entry.ids === undefined ? undefined : { v: 1, t: 'delete', ids: entry.ids }
+    const message = await this.log.find(entry.peer, entry.id)
+    if (message === undefined || message.direction !== 'out' || message.deleted === true) return undefined
+    return this.textPayloadOf(message)
+  }
+
+  /** A queued envelope reached a path (direct means the recipient committed it), or was given up. */
   private async settled (entry: OutboxEntry, result: DeliveryResult): Promise<void> {
+    if (entry.kind === 'profile') {
+      // Given up: the next text carries the profile again.
+      if (!result.ok) await this.forgetProfileSent(entry.peer)
+      return
+    }
+    if (entry.kind === 'delete') return
     const state = !result.ok ? 'failed' : result.via === 'direct' ? 'delivered' : 'stored'
-    const extra = result.ok && result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}
+    const extra: StateExtra = result.ok
+      ? { lastError: undefined, ...(result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}) }
+      : { lastError: deliveryErrorCode(result.error) }
     await this.setState({ peer: entry.peer, id: entry.id }, state, 'out', extra)
+  }
+
+  /** An attempt failed and the entry waits for the next one: the message says why meanwhile. */
+  private async attemptFailed (entry: OutboxEntry, result: Extract<DeliveryResult, { ok: false }>): Promise<void> {
+    if (entry.kind !== undefined && entry.kind !== 'text') return
+    await this.setState({ peer: entry.peer, id: entry.id }, 'sending', 'out', { lastError: deliveryErrorCode(result.error) })
+  }
+
+  private async forgetProfileSent (peer: SessionId): Promise<void> {
+    await this.lock.run(async () => {
+      const contact = await this.contacts.get(peer)
+      if (contact?.profileSentVersion === undefined) return
+      const { profileSentVersion: _sent, ...rest } = contact
+      await this.init.store.batch([this.contacts.putOp(rest)])
+    })
   }
 
   private async sealAndDeliver (peer: SessionId, payload: Payload, options: { signal?: AbortSignal }): Promise<DeliveryResult> {
@@ -160,38 +408,55 @@ export class Messenger {
     return result
   }
 
-  private async setState (message: Pick<Message, 'peer' | 'id'>, state: Message['state'], direction?: Message['direction'], extra: Partial<Pick<Message, 'mailboxes' | 'storedUntil'>> = {}): Promise<Message | undefined> {
-    const updated = await this.log.advanceState(message.peer, message.id, state, direction, extra)
-    if (updated === undefined) return undefined
-    this.emit({ type: 'message-state', id: message.id, peer: message.peer, state })
-    return updated
+  /**
+   * Moves a message's state (forward only; see MessageLog.prepareState) and keeps the
+   * contact's last-message preview in step. Never call it while holding the lock.
+   */
+  private async setState (message: Pick<Message, 'peer' | 'id'>, state: MessageState, direction?: Message['direction'], extra: StateExtra = {}): Promise<Message | undefined> {
+    const done = await this.lock.run(async () => {
+      const prepared = await this.log.prepareState(message.peer, message.id, state, direction, extra)
+      if (prepared === undefined) return undefined
+      const contact = await this.contacts.get(message.peer)
+      const ops = [prepared.op]
+      let updated: Contact | undefined
+      if (contact?.lastMessage?.id === message.id) {
+        updated = currentContact({ ...contact, lastMessage: previewOf(prepared.message) })
+        ops.push(this.contacts.putOp(updated))
+      }
+      await this.init.store.batch(ops)
+      return { message: prepared.message, contact: updated }
+    })
+    if (done === undefined) return undefined
+    this.emitState(done.message)
+    if (done.contact !== undefined) this.emit({ type: 'contact', contact: done.contact })
+    return done.message
   }
 
+  private emitState (m: Message): void {
+    this.emit({
+      type: 'message-state',
+      id: m.id,
+      peer: m.peer,
+      state: m.state,
+      ...(m.lastError === undefined ? {} : { lastError: m.lastError }),
+      ...(m.mailboxes === undefined ? {} : { mailboxes: m.mailboxes, storedUntil: m.storedUntil })
+    })
+  }
+
+  // ---- receiving ----
+
   /**
-   * An envelope from the network. Resolves only after the message (if new) and the session
-   * state are committed together, so the transport may then acknowledge it.
+   * An envelope from the network. Resolves only after what it carries (if new) and the
+   * session state are committed together, so the transport may then acknowledge it.
    */
   async receive (envelope: Uint8Array, via: 'direct' | 'mailbox' = 'direct'): Promise<ReceiveVerdict> {
-    let outcome: { kind: 'text', message: Message, contact: Contact, isNewContact: boolean } | { kind: 'duplicate' } | { kind: 'receipt', from: SessionId, payload: Extract<Payload, { t: 'receipt' }> } | { kind: 'blocked' } | undefined
+    let outcome: Incoming | undefined
     try {
       await this.lock.run(async () => {
         await this.init.crypto.open(envelope, async (from, plaintext) => {
-          const payload = decodePayload(plaintext)
-          const existing = await this.contacts.get(from)
-          if (existing?.state === 'blocked') { outcome = { kind: 'blocked' }; return [] }
-          if (payload.t === 'receipt') { outcome = { kind: 'receipt', from, payload }; return [] }
-          if (await this.log.find(from, payload.id) !== undefined) { outcome = { kind: 'duplicate' }; return [] }
-          const now = this.now()
-          const { message, ops } = await this.log.prepareAppend({
-            id: payload.id, peer: from, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received'
-          })
-          // A stranger's first message is a message request (R16), kept apart until accepted.
-          const contact: Contact = existing === undefined
-            ? { sessionId: from, name: from.slice(0, 12) + '…', state: 'request', verified: false, identityChanged: false, addedAt: now, unread: 1, lastMessageAt: now }
-            : { ...existing, unread: existing.unread + 1, lastMessageAt: now }
-          outcome = { kind: 'text', message, contact, isNewContact: existing === undefined }
-          const all: StoreOp[] = [...ops, this.contacts.putOp(contact)]
-          return all
+          const applied = await applyIncoming({ contacts: this.contacts, log: this.log, profiles: this.profiles, now: this.now() }, from, decodePayload(plaintext))
+          outcome = applied.outcome
+          return applied.ops
         })
         if (outcome?.kind === 'text') this.log.committed(outcome.message)
       })
@@ -201,23 +466,32 @@ export class Messenger {
       this.init.logger.info('refused an envelope', { code: code ?? 'ERR_INTERNAL' })
       return code !== undefined && FINAL_REFUSALS.has(code) ? 'rejected' : 'refused'
     }
-    const done = outcome as typeof outcome
-    if (done === undefined || done.kind === 'blocked') return 'accepted'
+    const done = outcome as Incoming | undefined
+    if (done === undefined || done.kind === 'ignored') return 'accepted'
     if (done.kind === 'duplicate') return 'duplicate'
     if (done.kind === 'receipt') {
       // A receipt can only move our own messages to that peer forward.
       for (const id of done.payload.ids) await this.setState({ peer: done.from, id }, done.payload.kind, 'out')
       return 'accepted'
     }
+    if (done.kind === 'contact') {
+      this.emit({ type: 'contact', contact: done.contact })
+      return 'accepted'
+    }
+    if (done.kind === 'deleted') {
+      for (const id of done.ids) this.emit({ type: 'message-deleted', peer: done.peer, id })
+      if (done.contact !== undefined) this.emit({ type: 'contact', contact: done.contact })
+      return 'accepted'
+    }
     this.emit({ type: 'contact', contact: done.contact })
     this.emit({ type: 'message', message: done.message })
     // A direct delivery is acknowledged on the stream; mail fetched from a mailbox is
     // acknowledged to its sender by a sealed receipt (E5: after a random delay).
-    if (via === 'mailbox' && done.contact.state !== 'blocked') this.scheduleReceipt(done.message.peer, 'delivered', done.message.id)
+    if (via === 'mailbox') this.scheduleReceipt(done.message.peer, 'delivered', done.message.id)
     return 'accepted'
   }
 
-  private readonly pendingReceipts = new Map<string, { kind: ReceiptKind, ids: string[] }>()
+  // ---- receipts ----
 
   private scheduleReceipt (peer: SessionId, kind: ReceiptKind, ...ids: string[]): void {
     const key = `${peer}:${kind}`
@@ -238,35 +512,56 @@ export class Messenger {
     this.timers.add(timer)
   }
 
-  /** Marks a conversation read and, after a randomised delay (E5), sends a read receipt. */
-  async markRead (peer: SessionId): Promise<void> {
-    const contact = await this.contacts.get(peer)
-    if (contact === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
-    const recent = await this.log.conversation(peer, { limit: 200 })
-    const unreadIds = recent.filter((m) => m.direction === 'in' && m.state === 'received').map((m) => m.id)
-    if (contact.unread !== 0) {
-      const updated = { ...contact, unread: 0 }
-      await this.init.store.put(['contact', peer], new TextEncoder().encode(JSON.stringify(updated)))
-      this.emit({ type: 'contact', contact: updated })
-    }
-    // Incoming messages move to "read" locally; the sender learns it from the receipt.
-    for (const id of unreadIds) await this.setState({ peer, id }, 'read', 'in')
-    if (unreadIds.length === 0 || contact.state !== 'accepted') return
-    this.scheduleReceipt(peer, 'read', ...unreadIds)
+  /**
+   * A request was accepted: the messages the user read while it was a request got no read
+   * receipt then (a request is not told it was read), so they get one now.
+   */
+  private async sendPendingReadReceipts (peer: SessionId): Promise<void> {
+    const ids = await this.log.idsWith(peer, 'in', 'read')
+    if (ids.length > 0) this.scheduleReceipt(peer, 'read', ...ids)
   }
 
-  stop (): void {
-    this.outbox.stop()
-    for (const t of this.timers) clearTimeout(t)
-    this.timers.clear()
+  /** Marks a conversation read and, after a randomised delay (E5), sends a read receipt. */
+  async markRead (peer: SessionId): Promise<void> {
+    const done = await this.lock.run(async () => {
+      const contact = await this.contacts.get(peer)
+      if (contact === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+      const unreadIds = await this.log.idsWith(peer, 'in', 'received')
+      const ops: StoreOp[] = []
+      const read: Message[] = []
+      for (const id of unreadIds) {
+        const prepared = await this.log.prepareState(peer, id, 'read', 'in')
+        if (prepared !== undefined) { ops.push(prepared.op); read.push(prepared.message) }
+      }
+      let updated: Contact | undefined
+      const last = contact.lastMessage === undefined ? undefined : read.find((m) => m.id === contact.lastMessage?.id)
+      if (contact.unread !== 0 || last !== undefined) {
+        updated = currentContact({ ...contact, unread: 0, ...(last === undefined ? {} : { lastMessage: previewOf(last) }) })
+        ops.push(this.contacts.putOp(updated))
+      }
+      if (ops.length > 0) await this.init.store.batch(ops)
+      return { contact: updated ?? contact, read, changed: updated !== undefined }
+    })
+    // Incoming messages move to "read" locally; the sender learns it from the receipt.
+    for (const m of done.read) this.emitState(m)
+    if (done.changed) this.emit({ type: 'contact', contact: done.contact })
+    if (done.read.length === 0 || done.contact.state !== 'accepted') return
+    this.scheduleReceipt(peer, 'read', ...done.read.map((m) => m.id))
+  }
+
+  // ---- search ----
+
+  async search (query: unknown): Promise<SearchResult> {
+    return await search(this.contacts, this.log, query)
   }
 
   private async noteIdentityChange (peer: SessionId, err: unknown): Promise<void> {
     if ((err as SottoError).code !== 'ERR_IDENTITY_CHANGED') return
+    // Called under the lock (from a seal) or outside it (a receipt's seal): a plain write.
     const contact = await this.contacts.get(peer)
     if (contact === undefined || contact.identityChanged) return
-    const updated = { ...contact, identityChanged: true, verified: false }
-    await this.init.store.put(['contact', peer], new TextEncoder().encode(JSON.stringify(updated)))
+    const updated = currentContact({ ...contact, identityChanged: true, verified: false })
+    await this.init.store.batch([this.contacts.putOp(updated)])
     this.emit({ type: 'contact', contact: updated })
   }
 

@@ -15,9 +15,18 @@ export const MAX_BACKOFF_MS = 5 * 60_000
 /** After this long an undelivered message is given up on (the mailboxes' own TTL). */
 export const OUTBOX_GIVE_UP_MS = 14 * 24 * 60 * 60 * 1000
 
+/**
+ * What an entry carries: a text (its id is the message's), our profile, or a request to
+ * delete our texts (`ids`). Entries written before kinds existed are texts.
+ */
+export type OutboxKind = 'text' | 'profile' | 'delete'
+
 export interface OutboxEntry {
   id: string
   peer: SessionId
+  kind?: OutboxKind
+  /** kind "delete": the messages it deletes, so it can be sealed again after a refusal. */
+  ids?: string[]
   envelope: string
   createdAt: number
   attempts: number
@@ -38,6 +47,15 @@ export interface OutboxInit {
    * H5): a new envelope to try once instead, or undefined to give up.
    */
   onRefused?: (entry: OutboxEntry) => Promise<Uint8Array | undefined>
+  /** An attempt failed and the entry stays queued (say, no mailbox peer could take it yet). */
+  onAttemptFailed?: (entry: OutboxEntry, result: Extract<DeliveryResult, { ok: false }>) => Promise<void>
+}
+
+/** The transport's failure as an error code a person can be told about (Message.lastError). */
+export function deliveryErrorCode (error: string): string {
+  // Neither the device nor any mailbox peer took it: nothing near the mailbox can hold it yet.
+  if (error === 'UNREACHABLE') return 'ERR_NO_MAILBOX_PEER'
+  return error.startsWith('ERR_') ? error : `ERR_${error}`
 }
 
 export class Outbox {
@@ -50,6 +68,15 @@ export class Outbox {
   /** The write that queues an envelope; commit it in the same batch as the message. */
   queueOp (entry: OutboxEntry): StoreOp {
     return { type: 'put', key: ['outbox', entry.id], value: jsonValue(entry) }
+  }
+
+  dropOp (id: string): StoreOp {
+    return { type: 'del', key: ['outbox', id] }
+  }
+
+  /** The writes that drop every queued entry for a peer. */
+  async dropAllOps (peer: SessionId): Promise<StoreOp[]> {
+    return (await this.entries()).filter((e) => e.peer === peer).map((e) => this.dropOp(e.id))
   }
 
   async entries (): Promise<OutboxEntry[]> {
@@ -93,6 +120,7 @@ export class Outbox {
       if (current !== undefined) {
         const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (attempts - 1), MAX_BACKOFF_MS)
         await this.init.store.put(['outbox', entry.id], jsonValue({ ...current, attempts, nextAttemptAt: now + backoff }))
+        await this.init.onAttemptFailed?.(entry, result)
       }
       return result
     } finally {

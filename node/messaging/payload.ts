@@ -1,21 +1,35 @@
 /**
- * What travels inside an encrypted session message: a text, or a receipt for texts. Parsed
- * strictly, since it comes from a peer (after decryption, but a peer can still lie).
+ * What travels inside an encrypted session message: a text (maybe quoting an earlier one), a
+ * receipt for texts, the sender's profile, or a request to delete the sender's own texts.
+ * Parsed strictly, since it comes from a peer (after decryption, but a peer can still lie).
  * JSON is fine here: it is inside the ratchet's AEAD and padded to a bucket.
  */
 import { ParseError } from '../errors.js'
+import { cleanName } from './contacts.js'
 
 /** Longest text we send or accept (characters); the padding buckets are sized for it. */
 export const MAX_TEXT_LENGTH = 8000
-/** Most message ids one receipt may name. */
+/** Most message ids one receipt (or one delete) may name. */
 export const MAX_RECEIPT_IDS = 100
+/** Characters of a quoted text carried in a reply. */
+export const MAX_QUOTE_LENGTH = 200
+/** A profile name longer than this is refused before it is even cleaned. */
+const MAX_RAW_PROFILE_NAME = 256
 const ID_RE = /^[0-9a-f]{32}$/
 
 export type ReceiptKind = 'delivered' | 'read'
 
+/** The message a text replies to, as the sender saw it. */
+export interface ReplyTo { id: string, text: string }
+
+export type TextPayload = { v: 1, t: 'text', id: string, sentAt: number, text: string, replyTo?: ReplyTo }
+export type ProfilePayload = { v: 1, t: 'profile', name: string | null, version: number }
+
 export type Payload =
-  | { v: 1, t: 'text', id: string, sentAt: number, text: string }
+  | TextPayload
   | { v: 1, t: 'receipt', kind: ReceiptKind, ids: string[] }
+  | ProfilePayload
+  | { v: 1, t: 'delete', ids: string[] }
 
 export function encodePayload (p: Payload): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(p))
@@ -33,15 +47,45 @@ export function decodePayload (bytes: Uint8Array): Payload {
     if (typeof raw.id !== 'string' || !ID_RE.test(raw.id)) throw new ParseError('bad message id', 'ERR_PAYLOAD')
     if (typeof raw.text !== 'string' || raw.text.length > MAX_TEXT_LENGTH) throw new ParseError('bad message text', 'ERR_PAYLOAD')
     if (!Number.isSafeInteger(raw.sentAt) || raw.sentAt < 0) throw new ParseError('bad timestamp', 'ERR_PAYLOAD')
-    return { v: 1, t: 'text', id: raw.id, sentAt: raw.sentAt, text: raw.text }
+    const text: TextPayload = { v: 1, t: 'text', id: raw.id, sentAt: raw.sentAt, text: raw.text }
+    if (raw.replyTo !== undefined) text.replyTo = replyTo(raw.replyTo)
+    return text
   }
   if (raw.t === 'receipt') {
     if (raw.kind !== 'delivered' && raw.kind !== 'read') throw new ParseError('bad receipt kind', 'ERR_PAYLOAD')
-    if (!Array.isArray(raw.ids) || raw.ids.length === 0 || raw.ids.length > MAX_RECEIPT_IDS ||
-        !raw.ids.every((id: unknown) => typeof id === 'string' && ID_RE.test(id))) {
-      throw new ParseError('bad receipt ids', 'ERR_PAYLOAD')
-    }
-    return { v: 1, t: 'receipt', kind: raw.kind, ids: [...raw.ids] }
+    return { v: 1, t: 'receipt', kind: raw.kind, ids: ids(raw.ids) }
   }
+  if (raw.t === 'profile') {
+    if (!Number.isSafeInteger(raw.version) || raw.version < 1) throw new ParseError('bad profile version', 'ERR_PAYLOAD')
+    return { v: 1, t: 'profile', name: profileName(raw.name), version: raw.version }
+  }
+  if (raw.t === 'delete') return { v: 1, t: 'delete', ids: ids(raw.ids) }
   throw new ParseError('unknown payload type', 'ERR_PAYLOAD')
+}
+
+/** 1 to MAX_RECEIPT_IDS message ids, each 32 hex digits. */
+function ids (raw: unknown): string[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_RECEIPT_IDS ||
+      !raw.every((id: unknown) => typeof id === 'string' && ID_RE.test(id))) {
+    throw new ParseError('bad message ids', 'ERR_PAYLOAD')
+  }
+  return [...raw] as string[]
+}
+
+function replyTo (raw: any): ReplyTo {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ParseError('bad reply', 'ERR_PAYLOAD')
+  if (typeof raw.id !== 'string' || !ID_RE.test(raw.id)) throw new ParseError('bad reply id', 'ERR_PAYLOAD')
+  if (typeof raw.text !== 'string' || raw.text.length > MAX_QUOTE_LENGTH) throw new ParseError('bad reply text', 'ERR_PAYLOAD')
+  return { id: raw.id, text: raw.text }
+}
+
+/** null (no name) or a name that is still 1..64 characters after the same cleaning as ours. */
+function profileName (raw: unknown): string | null {
+  if (raw === null) return null
+  if (typeof raw !== 'string' || raw.length > MAX_RAW_PROFILE_NAME) throw new ParseError('bad profile name', 'ERR_PAYLOAD')
+  try {
+    return cleanName(raw)
+  } catch {
+    throw new ParseError('bad profile name', 'ERR_PAYLOAD')
+  }
 }

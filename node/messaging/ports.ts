@@ -15,6 +15,11 @@ export interface SessionCrypto {
    * found is remembered for the seal that follows, which then fails without looking again.
    */
   prepare?: (peer: SessionId, options?: { signal?: AbortSignal }) => Promise<void>
+  /**
+   * Optional: whether a session with the peer exists. Without one, the next seal starts a new
+   * session, and the messenger sends our profile along (the peer may have lost it).
+   */
+  hasSession?: (peer: SessionId) => Promise<boolean>
   /** Forgets the session with a peer; the next seal starts a new one from their record. */
   reset: (peer: SessionId) => Promise<void>
   /**
@@ -35,5 +40,8 @@ export interface EnvelopeTransport {
 
 export type MessengerEvent =
   | { type: 'message', message: import('./message-log.js').Message }
-  | { type: 'message-state', id: string, peer: SessionId, state: import('./message-log.js').MessageState }
+  /** A message's state changed, or its lastError (while "sending", the reason it waits). */
+  | { type: 'message-state', id: string, peer: SessionId, state: import('./message-log.js').MessageState } & import('./message-log.js').StateExtra
+  | { type: 'message-deleted', id: string, peer: SessionId }
   | { type: 'contact', contact: import('./contacts.js').Contact }
+  | { type: 'contact-removed', sessionId: SessionId }

@@ -2,17 +2,11 @@
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NODE, SOTTO_BIN } from '../helpers/cli.js'
-import { startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
+import { apiCall, startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
+import { openEvents } from './event-stream.js'
 
 let n: TestNode
-const call = async (method: string, path: string, body?: unknown, token = n.node.token): Promise<{ status: number, json: any }> => {
-  const res = await fetch(`http://127.0.0.1:${n.node.apiPort}${path}`, {
-    method,
-    headers: { ...(token === '' ? {} : { Authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  return { status: res.status, json: await res.json().catch(() => ({})) }
-}
+const call = async (method: string, path: string, body?: unknown, token = n.node.token): Promise<{ status: number, json: any }> => await apiCall(n, method, path, body, token)
 
 beforeAll(async () => {
   n = await startTestNode({ idleLockMs: 400 })
@@ -45,64 +39,7 @@ describe('node API', () => {
   })
 })
 
-/** An open /api/events stream: everything it carried so far, and a wait for a given event. */
-interface EventStream {
-  raw: () => string
-  events: Array<{ name: string, data: any }>
-  waitFor: (what: string, pred: (events: Array<{ name: string, data: any }>) => boolean) => Promise<void>
-  close: () => void
-}
-
-async function openEvents (node: TestNode): Promise<EventStream> {
-  const controller = new AbortController()
-  const res = await fetch(`http://127.0.0.1:${node.node.apiPort}/api/events`, { headers: { Authorization: `Bearer ${node.node.token}` }, signal: controller.signal })
-  expect(res.status).toBe(200)
-  let raw = ''
-  let buffer = ''
-  const events: Array<{ name: string, data: any }> = []
-  const waiters = new Set<() => void>()
-  void (async () => {
-    const decoder = new TextDecoder()
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        const text = decoder.decode(chunk, { stream: true })
-        raw += text
-        buffer += text
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const frame = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const name = /^event: (.*)$/m.exec(frame)?.[1]
-          const data = /^data: (.*)$/m.exec(frame)?.[1]
-          if (name !== undefined && data !== undefined) events.push({ name, data: JSON.parse(data) })
-        }
-        for (const w of waiters) w()
-      }
-    } catch { /* aborted */ }
-  })()
-  return {
-    raw: () => raw,
-    events,
-    async waitFor (what, pred) {
-      if (pred(events)) return
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for ${what}; stream so far: ${raw}`)) }, 20_000)
-        const check = (): void => { if (pred(events)) { clearTimeout(timer); waiters.delete(check); resolve() } }
-        waiters.add(check)
-      })
-    },
-    close: () => { controller.abort() }
-  }
-}
-
-async function callNode (node: TestNode, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> {
-  const res = await fetch(`http://127.0.0.1:${node.node.apiPort}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${node.node.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  })
-  return { status: res.status, json: await res.json().catch(() => ({})) }
-}
+const callNode = apiCall
 
 describe('the locked UI serves nothing personal', () => {
   let a: TestNode

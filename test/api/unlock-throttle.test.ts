@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { UnlockThrottle } from '../../node/account/unlock-throttle.js'
-import { startTestNode, TEST_PASSPHRASE, type TestNode } from '../helpers/nodes.js'
+import { apiCall, startTestNode, TEST_PASSPHRASE, type TestNode } from '../helpers/nodes.js'
 
 /** Counts the real scrypt runs of this process: how many in all, and the most at once. */
 const kdf = vi.hoisted(() => ({ running: 0, most: 0, total: 0 }))
@@ -61,14 +61,7 @@ describe('unlock guesses at a real node', () => {
   let n: TestNode
   afterAll(async () => { await n?.node.stop() })
 
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> => {
-    const res = await fetch(`http://127.0.0.1:${n.node.apiPort}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${n.node.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body)
-    })
-    return { status: res.status, json: await res.json().catch(() => ({})) }
-  }
+  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> => await apiCall(n, method, path, body)
 
   /** Fires 12 wrong passphrases at once; then the right one after the wait the node names. */
   async function guessBurst (): Promise<void> {

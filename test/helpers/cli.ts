@@ -12,7 +12,8 @@ export interface CliResult { code: number | null, stdout: string, stderr: string
 
 export async function runSotto (args: string[], options: { env?: Record<string, string | undefined>, input?: string, timeoutMs?: number } = {}): Promise<CliResult> {
   const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries({ ...process.env, SOTTO_PASSPHRASE: undefined, SOTTO_DATA_DIR: undefined, ...options.env })) {
+  // SOTTO_NO_BROWSER: `sotto open` in a test never starts a browser (a test may turn it off).
+  for (const [k, v] of Object.entries({ ...process.env, SOTTO_PASSPHRASE: undefined, SOTTO_DATA_DIR: undefined, SOTTO_NO_BROWSER: '1', ...options.env })) {
     if (v !== undefined) env[k] = v
   }
   const child = spawn(NODE, [SOTTO_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })

@@ -1,3 +1,16 @@
+/**
+ * One request to a node's API with its API token (or `token`; '' for none), as the CLI makes
+ * it: the status and the JSON answer ({} when the body is not JSON).
+ */
+export async function apiCall (n: TestNode, method: string, path: string, body?: unknown, token = n.node.token): Promise<{ status: number, json: any }> {
+  const res = await fetch(`http://127.0.0.1:${n.node.apiPort}${path}`, {
+    method,
+    headers: { ...(token === '' ? {} : { Authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  return { status: res.status, json: await res.json().catch(() => ({})) }
+}
+
 /** Real Sotto nodes in this process, on loopback TCP, mDNS off, fast KDF, for multi-node tests. */
 import { join } from 'node:path'
 import { startSottoNode } from '../../node/daemon/sotto-node.js'
