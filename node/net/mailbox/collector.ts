@@ -20,7 +20,7 @@ import type { ComponentLogger } from '../../log.js'
 import { byDistance } from '../kad-distance.js'
 import type { SottoLibp2p } from '../libp2p.js'
 import { MAX_FETCH_PAGES } from './constants.js'
-import { closestPeers, MAILBOX_COLLECT_PEERS } from './placement.js'
+import { closestPeersWalk, MAILBOX_COLLECT_PEERS } from './placement.js'
 import { ackEnvelopes, fetchPage, subscribeEnvelopes, type ProofSigner } from './protocol.js'
 import { envelopeId, type MailboxCursor } from './store.js'
 
@@ -172,8 +172,10 @@ export class MailCollector {
    */
   private async holders (): Promise<PeerId[]> {
     const { libp2p, mailbox } = this.init
-    const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
-    if (found.length > 0) await this.remember(found)
+    const walk = await closestPeersWalk(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
+    const found = walk.peers
+    // Only a walk that ended knows the closest: one cut short may have seen only far peers.
+    if (walk.complete) await this.remember(found)
     const closest = found.length > 0 ? found : byDistance(mailbox, libp2p.getPeers()).slice(0, MAILBOX_COLLECT_PEERS)
     // A lookup cut short under load may miss holders: where mail was found before is asked too.
     return [...closest, ...this.foundAt.filter((p) => !closest.some((c) => c.equals(p)))]

@@ -50,12 +50,15 @@ export const CLOSEST_TIMEOUT_MS = 8_000
 export const MAX_MAILBOXES_PER_ROUND = 50
 export const REBALANCE_INTERVAL_MS = 60_000
 
+/** What a closest-peers walk gave: the peers, closest first, and whether the walk ended (rather than timed out). */
+export interface ClosestWalk { peers: PeerId[], complete: boolean }
+
 /**
  * Up to `count` other peers closest to `key`, closest first. kad-dht names the closest peers
  * only when its walk ends; a walk cut short by the timeout (a loaded machine, a fresh routing
  * table) gives the closest of the peers that answered it so far, which is what it learned.
  */
-export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count: number): Promise<PeerId[]> {
+export async function closestPeersWalk (libp2p: SottoLibp2p, key: Uint8Array, count: number): Promise<ClosestWalk> {
   const final: PeerId[] = []
   const answered: PeerId[] = []
   const add = (list: PeerId[], p: PeerId): void => { if (!p.equals(libp2p.peerId) && !list.some((q) => q.equals(p))) list.push(p) }
@@ -67,7 +70,12 @@ export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count:
   } catch {
     // A timeout still leaves whatever peers answered.
   }
-  return byDistance(key, final.length > 0 ? final : answered).slice(0, count)
+  const complete = final.length > 0
+  return { peers: byDistance(key, complete ? final : answered).slice(0, count), complete }
+}
+
+export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count: number): Promise<PeerId[]> {
+  return (await closestPeersWalk(libp2p, key, count)).peers
 }
 
 export interface MailboxPlacement { count: number, expiresAt?: number, refused: string[] }
