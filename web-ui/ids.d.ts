@@ -5,6 +5,7 @@ export declare const IDS: {
   readonly restoreButton: string
   readonly passphrase: string
   readonly passphrase2: string
+  readonly onboardingName: string
   readonly phraseGrid: string
   readonly phraseDone: string
   readonly confirmInputs: string
@@ -13,6 +14,10 @@ export declare const IDS: {
   readonly restoreHint: string
   readonly submit: string
   readonly formError: string
+  readonly signedOut: string
+  readonly reconnecting: string
+  readonly announcer: string
+  readonly toast: string
   readonly unlock: string
   readonly unlockPassphrase: string
   readonly unlockButton: string
@@ -22,31 +27,72 @@ export declare const IDS: {
   readonly copyId: string
   readonly showQr: string
   readonly ownQr: string
-  readonly safetyQr: string
+  readonly settingsButton: string
+  readonly lockButton: string
+  readonly search: string
+  readonly searchResults: string
   readonly addContactId: string
   readonly addContactName: string
   readonly addContactButton: string
   readonly addContactError: string
+  readonly addContactNote: string
   readonly requests: string
   readonly conversations: string
+  readonly rollbackBanner: string
   readonly conversation: string
   readonly conversationTitle: string
+  readonly contactInfoButton: string
   readonly identityBanner: string
-  readonly rollbackBanner: string
+  readonly requestBar: string
+  readonly acceptRequest: string
+  readonly acceptDialog: string
+  readonly acceptName: string
+  readonly acceptConfirm: string
+  readonly receiptNote: string
   readonly messages: string
+  readonly replyPreview: string
+  readonly cancelReply: string
   readonly composer: string
+  readonly composerCount: string
   readonly sendButton: string
+  readonly deleteDialog: string
+  readonly deleteForMe: string
+  readonly deleteForEveryone: string
   readonly verifyButton: string
   readonly verifyDialog: string
   readonly safetyNumber: string
+  readonly safetyQr: string
   readonly markVerified: string
+  readonly unverifyButton: string
   readonly closeVerify: string
-  readonly networkButton: string
-  readonly networkDialog: string
+  readonly contactView: string
+  readonly renameInput: string
+  readonly renameButton: string
+  readonly renameError: string
+  readonly blockButton: string
+  readonly deleteContact: string
+  readonly confirmDeleteContact: string
+  readonly settings: string
+  readonly profileName: string
+  readonly saveProfile: string
+  readonly profileNote: string
+  readonly themeSelect: string
+  readonly notifications: string
+  readonly idleMinutes: string
+  readonly saveSettings: string
+  readonly settingsNote: string
+  readonly lockNow: string
+  readonly currentPassphrase: string
+  readonly newPassphrase: string
+  readonly newPassphrase2: string
+  readonly changePassphrase: string
+  readonly passphraseNote: string
+  readonly passphraseError: string
+  readonly phrasePassphrase: string
+  readonly showPhrase: string
+  readonly recoveryPhrase: string
+  readonly phraseError: string
   readonly networkStatus: string
   readonly bootstrapList: string
-  readonly saveSettings: string
-  readonly idleMinutes: string
-  readonly lockButton: string
-  readonly notifyButton: string
+  readonly saveNetwork: string
 }

@@ -1,0 +1,229 @@
+// What the user can do, as functions over the API and the store. Views call these and show
+// the ApiError's message where it belongs; app-wide reactions (lock, sign-in, reconnect) are
+// api.js's.
+import { api } from './api.js'
+import { closeEvents, openEvents } from './events.js'
+import {
+  contacts, conversation, currentPeer, dropContact, later, markDeleted, newPhrase, pane, profile, putContact, putMessage,
+  screen, searchResults, settings, status, theme, visible, writeLocal
+} from './store.js'
+
+/** Screens the user is in the middle of: a reconnect or a status event must not leave them. */
+const ONBOARDING = new Set(['create', 'restore', 'phrase', 'confirm'])
+
+/** Reads the node's state and shows the screen that fits; after a reconnect too. */
+export async function refreshAll () {
+  const s = await api('GET', '/api/status')
+  status.value = s
+  openEvents()
+  if (s.state === 'no-account') {
+    if (!ONBOARDING.has(screen.value)) screen.value = 'welcome'
+    return
+  }
+  if (s.state === 'locked') { showLocked(); return }
+  if (screen.value === 'phrase' || screen.value === 'confirm') return
+  await loadMain()
+}
+
+/** The unlock screen, with nothing personal left in memory for it to show. */
+export function showLocked () {
+  screen.value = 'unlock'
+  contacts.value = new Map()
+  conversation.value = { peer: null, messages: [], loaded: false }
+  searchResults.value = null
+  settings.value = null
+  profile.value = null
+}
+
+export function signedOut () {
+  closeEvents()
+  showLocked()
+  screen.value = 'signed-out'
+}
+
+export async function loadMain () {
+  const [s, list] = await Promise.all([api('GET', '/api/status'), api('GET', '/api/contacts')])
+  status.value = s
+  contacts.value = new Map(list.contacts.map((c) => [c.sessionId, c]))
+  screen.value = 'main'
+  const p = pane.value
+  if ((p?.kind === 'chat' || p?.kind === 'contact') && !contacts.value.has(p.peer)) pane.value = null
+  if (pane.value?.kind === 'chat') await loadConversation(pane.value.peer)
+  void loadProfile()
+}
+
+export async function loadProfile () {
+  try {
+    profile.value = await api('GET', '/api/profile', undefined, { feature: 'profile' })
+  } catch { /* hidden when missing; other failures already handled by api() */ }
+}
+
+// ------------------------------------------------------------------ account
+export async function createAccount (passphrase, displayName) {
+  const { phrase } = await api('POST', '/api/account/create', { passphrase })
+  newPhrase.value = phrase.split(' ')
+  screen.value = 'phrase'
+  if (displayName !== '') {
+    // The account exists already; a node without profiles just does not keep the name.
+    await api('PUT', '/api/profile', { displayName }, { feature: 'profile' }).catch(() => {})
+  }
+}
+
+export async function restoreAccount (phrase, passphrase) {
+  await api('POST', '/api/account/restore', { phrase, passphrase })
+  await loadMain()
+}
+
+export async function finishOnboarding () {
+  newPhrase.value = null
+  await loadMain()
+}
+
+export async function unlock (passphrase) {
+  await api('POST', '/api/unlock', { passphrase })
+  await loadMain()
+}
+
+export async function lock () {
+  await api('POST', '/api/lock')
+  showLocked()
+}
+
+// ------------------------------------------------------------------ contacts
+/**
+ * Adds a contact, or opens it when it is one already (its name stays as it is; a message
+ * request becomes accepted). Answers { contact, existed }.
+ */
+export async function addContact (sessionId, name) {
+  const known = contacts.value.get(sessionId)
+  if (known !== undefined && known.state !== 'request') {
+    openChat(sessionId)
+    return { contact: known, existed: true }
+  }
+  if (known !== undefined) {
+    const contact = await updateContact(sessionId, name === '' ? { state: 'accepted' } : { state: 'accepted', name })
+    openChat(sessionId)
+    return { contact, existed: true }
+  }
+  const body = name === '' ? { sessionId } : { sessionId, name }
+  const { contact, existed } = await api('POST', '/api/contacts', body)
+  putContact(contact)
+  openChat(contact.sessionId)
+  return { contact, existed: existed === true }
+}
+
+export async function updateContact (sessionId, change) {
+  const { contact } = await api('PUT', `/api/contacts/${sessionId}`, change)
+  putContact({ ...contacts.value.get(sessionId), ...contact })
+  return contact
+}
+
+export async function removeContact (sessionId) {
+  await api('DELETE', `/api/contacts/${sessionId}`)
+  contactRemoved(sessionId)
+}
+
+export async function safetyNumber (sessionId) {
+  return await api('GET', `/api/contacts/${sessionId}/safety-number`)
+}
+
+// ------------------------------------------------------------------ conversations
+export function openChat (peer) {
+  pane.value = { kind: 'chat', peer }
+  if (conversation.value.peer !== peer) void loadConversation(peer).catch(() => {})
+  else void markRead(peer)
+}
+
+export function openContact (peer) { pane.value = { kind: 'contact', peer } }
+export function openSettings () { pane.value = { kind: 'settings' } }
+export function closePane () { pane.value = null }
+
+export async function loadConversation (peer) {
+  if (conversation.value.peer !== peer) conversation.value = { peer, messages: [], loaded: false }
+  const { messages } = await api('GET', `/api/conversations/${peer}/messages?limit=200`)
+  if (conversation.value.peer !== peer) return
+  // Events that arrived during the fetch are kept (putMessage merges and never goes back).
+  const byId = new Map(conversation.value.messages.map((m) => [m.id, m]))
+  conversation.value = { peer, messages: messages.map((m) => byId.has(m.id) ? { ...m, ...byId.get(m.id), state: later(m.state, byId.get(m.id).state) } : m), loaded: true }
+  for (const m of byId.values()) if (!messages.some((x) => x.id === m.id)) putMessage(m)
+  await markRead(peer)
+}
+
+/** Marks the open conversation read while the page is seen; the node sends the receipts. */
+export async function markRead (peer) {
+  if (!visible.value || pane.value?.kind !== 'chat' || pane.value.peer !== peer) return
+  const c = contacts.value.get(peer)
+  const unreadHere = conversation.value.peer === peer && conversation.value.messages.some((m) => m.direction === 'in' && m.state === 'received')
+  if ((c?.unread ?? 0) === 0 && !unreadHere) return
+  try {
+    await api('POST', `/api/conversations/${peer}/read`)
+    const now = contacts.value.get(peer)
+    if (now !== undefined && now.unread !== 0) putContact({ ...now, unread: 0 })
+  } catch { /* the badge stays; the next open tries again */ }
+}
+
+export async function sendMessage (peer, text, quoteId) {
+  const body = { to: peer, text }
+  if (quoteId !== undefined) body.quote = quoteId
+  const { message } = await api('POST', '/api/messages', body)
+  putMessage(message)
+  return message
+}
+
+export async function deleteMessage (peer, id, everyone) {
+  await api('DELETE', `/api/conversations/${peer}/messages/${id}${everyone ? '?everyone=true' : ''}`, undefined, { feature: 'delete-message' })
+  // The node keeps a tombstone either way (so a late copy is not shown again): so does the page.
+  markDeleted(peer, id)
+}
+
+/** The node removed a contact (here, in another tab, or from the CLI). */
+export function contactRemoved (sessionId) {
+  dropContact(sessionId)
+  if (currentPeer.value === sessionId) pane.value = null
+  if (conversation.value.peer === sessionId) conversation.value = { peer: null, messages: [], loaded: false }
+}
+
+export async function resend (peer, id) {
+  const answer = await api('POST', `/api/conversations/${peer}/messages/${id}/resend`, undefined, { feature: 'resend' })
+  if (answer?.message !== undefined) putMessage(answer.message)
+  else putMessage({ id, peer, state: 'sending', lastError: undefined, error: undefined })
+}
+
+export async function search (q) {
+  const answer = await api('GET', `/api/search?q=${encodeURIComponent(q)}`, undefined, { feature: 'search' })
+  return { contacts: answer.contacts ?? [], messages: answer.messages ?? [] }
+}
+
+// ------------------------------------------------------------------ settings
+export async function loadSettings () {
+  const [s, st] = await Promise.all([api('GET', '/api/settings'), api('GET', '/api/status')])
+  settings.value = s
+  status.value = st
+  if (s.theme === 'system' || s.theme === 'light' || s.theme === 'dark') setTheme(s.theme, false)
+  void loadProfile()
+}
+
+export async function saveSettings (change) {
+  settings.value = await api('PUT', '/api/settings', change)
+  return settings.value
+}
+
+export function setTheme (value, save = true) {
+  theme.value = value
+  writeLocal('sotto.theme', value)
+  if (save && settings.value !== null) void saveSettings({ theme: value }).catch(() => {})
+}
+
+export async function saveProfile (displayName) {
+  profile.value = await api('PUT', '/api/profile', { displayName }, { feature: 'profile' })
+  if (profile.value === null || typeof profile.value !== 'object' || !('displayName' in profile.value)) profile.value = { displayName }
+}
+
+export async function changePassphrase (current, next) {
+  await api('POST', '/api/account/passphrase', { current, next }, { feature: 'passphrase' })
+}
+
+export async function recoveryPhrase (passphrase) {
+  const { phrase } = await api('POST', '/api/account/phrase', { passphrase }, { feature: 'phrase' })
+  return phrase.split(' ')
+}

@@ -1,0 +1,97 @@
+// The node's Server-Sent Events into the store. Each event changes one piece of state, so only
+// the views that show that piece redraw. A dropped stream means the node is away: api.js shows
+// the banner and polls; when the node answers, the app reloads what it missed.
+import { api, nodeAway } from './api.js'
+import { announcement, contacts, conversation, markDeleted, nameOf, pane, putContact, putMessage, readLocal, screen, settings, status, visible } from './store.js'
+
+let source = null
+let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, contactRemoved: () => {} }
+
+export function setEventHandlers (h) { handlers = { ...handlers, ...h } }
+
+export function openEvents () {
+  if (source !== null) return
+  const es = new EventSource('/api/events')
+  source = es
+  const on = (name, fn) => es.addEventListener(name, (e) => {
+    let data
+    try { data = JSON.parse(e.data) } catch { return }
+    fn(data)
+  })
+  on('message', onMessage)
+  on('message-state', onMessageState)
+  on('contact', onContact)
+  on('contact-removed', ({ sessionId }) => handlers.contactRemoved(sessionId))
+  on('message-deleted', ({ peer, id }) => markDeleted(peer, id))
+  on('status', onStatus)
+  on('locked', () => handlers.locked())
+  es.onerror = () => {
+    if (source !== es) return
+    es.close()
+    source = null
+    nodeAway()
+  }
+}
+
+export function closeEvents () {
+  source?.close()
+  source = null
+}
+
+/** A preview of a message for the list: what the contact shows as its last message. */
+function preview (m) {
+  return { id: m.id, text: m.deleted === true ? '' : m.text, direction: m.direction, sentAt: m.sentAt, state: m.state, deleted: m.deleted }
+}
+
+function onMessage (m) {
+  const c = contacts.value.get(m.peer)
+  if (c !== undefined && (c.lastMessage === undefined || (c.lastMessage.sentAt ?? 0) <= m.sentAt)) putContact({ ...c, lastMessage: preview(m) })
+  if (conversation.value.peer === m.peer) putMessage(m)
+  if (m.direction !== 'in') return
+  const open = pane.value?.kind === 'chat' && pane.value.peer === m.peer
+  if (open) handlers.markRead(m.peer)
+  const name = nameOf(contacts.value.get(m.peer)) || 'someone'
+  // The live region says only this: a new message, from whom, and its start.
+  announcement.value = `New message from ${name}: ${m.text.slice(0, 140)}`
+  notify(name, open)
+}
+
+function notify (name, open) {
+  const enabled = settings.value?.notifications ?? readLocal('sotto.notifications', 'off') === 'on'
+  if (!enabled || (open && visible.value) || typeof Notification === 'undefined' || Notification.permission !== 'granted') return
+  // The text stays out of the notification: it would show on a locked screen.
+  const n = new Notification('Sotto', { body: `New message from ${name}`, tag: 'sotto-message' })
+  n.onclick = () => { window.focus(); n.close() }
+}
+
+function onMessageState (change) {
+  const c = contacts.value.get(change.peer)
+  if (c?.lastMessage?.id === change.id) putContact({ ...c, lastMessage: { ...c.lastMessage, state: change.state } })
+  if (conversation.value.peer !== change.peer) return
+  putMessage(change)
+  // The event may not carry the details a state has (mailboxes, the error): read them.
+  const detailMissing = (change.state === 'stored' && change.mailboxes === undefined) ||
+    (change.state === 'failed' && change.lastError === undefined && change.error === undefined) ||
+    change.state === 'sending'
+  if (detailMissing) refreshMessage(change.peer, change.id)
+}
+
+const refreshing = new Set()
+function refreshMessage (peer, id) {
+  if (refreshing.has(peer)) return
+  refreshing.add(peer)
+  api('GET', `/api/conversations/${peer}/messages?limit=50`)
+    .then(({ messages }) => { for (const m of messages) if (m.id === id || m.direction === 'out') putMessage(m) })
+    .catch(() => {})
+    .finally(() => refreshing.delete(peer))
+}
+
+function onContact (c) {
+  const old = contacts.value.get(c.sessionId)
+  putContact(old?.lastMessage !== undefined && c.lastMessage === undefined ? { ...c, lastMessage: old.lastMessage } : c)
+}
+
+function onStatus (s) {
+  status.value = s
+  if (s.state === 'unlocked' && screen.value === 'unlock') handlers.unlocked()
+}

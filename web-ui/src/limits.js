@@ -1,0 +1,10 @@
+// The limits the node enforces, shown to the user before they submit. The node stays the
+// judge (it refuses anything longer); these only decide when the counter turns red.
+/** Characters in a message (node/messaging/payload.ts MAX_TEXT_LENGTH). */
+export const MAX_TEXT = 8000
+/** Characters in a contact name or display name (node/messaging/contacts.ts MAX_NAME_LENGTH). */
+export const MAX_NAME = 64
+/** Shortest passphrase the app accepts when one is chosen. */
+export const MIN_PASSPHRASE = 8
+/** Counter shows once this share of a limit is used, so it does not distract before. */
+export const COUNTER_FROM = 0.8
