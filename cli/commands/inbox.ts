@@ -15,8 +15,9 @@ JSON object per line with id, from, text, sentAt, receivedAt and state.`,
   async run ({ io, flags, dataDir }) {
     const api = await connect(dataDir)
     const names = new Map<string, string>()
-    const { contacts } = await api.get<{ contacts: Array<{ sessionId: string, name: string }> }>('/api/contacts')
-    for (const c of contacts) names.set(c.sessionId, c.name)
+    const { contacts } = await api.get<{ contacts: Array<{ sessionId: string, name: string, displayName?: string }> }>('/api/contacts')
+    // The name the node shows: the local one, else the contact's shared one (older nodes: name).
+    for (const c of contacts) names.set(c.sessionId, c.displayName ?? c.name)
     const print = (m: Message) => {
       if (flags.json === true) {
         out(io, JSON.stringify({ id: m.id, from: m.peer, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt, state: m.state }))

@@ -72,12 +72,12 @@ export function checkX25519PublicKey (key: Uint8Array): void {
 function checkPoint (key: Uint8Array): void {
   let u = 0n
   for (let i = 31; i >= 0; i--) u = (u << 8n) | BigInt(key[i])
-  if (u >= P) throw new SessionIdError('ERR_SESSION_ID_POINT', 'not a canonical curve point')
-  if (SMALL_ORDER_U.has(u)) throw new SessionIdError('ERR_SESSION_ID_POINT', 'a point of small order cannot be an identity')
+  if (u >= P) throw new SessionIdError('ERR_SESSION_ID_POINT', 'this is not a valid Session ID (its key is out of range); check that it was copied whole')
+  if (SMALL_ORDER_U.has(u)) throw new SessionIdError('ERR_SESSION_ID_POINT', 'this is not a valid Session ID (its key is a weak point no account can have)')
   // On the curve (not its twist) iff u^3 + A u^2 + u is a square mod p (Euler's criterion).
   const rhs = (u * u % P * u + A * u % P * u + u) % P
   if (modPow(rhs, (P - 1n) / 2n, P) !== 1n) {
-    throw new SessionIdError('ERR_SESSION_ID_POINT', 'not a point on Curve25519')
+    throw new SessionIdError('ERR_SESSION_ID_POINT', 'this is not a valid Session ID (its key is not on the curve); check that it was copied whole')
   }
 }
 

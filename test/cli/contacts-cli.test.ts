@@ -1,105 +1,103 @@
 /**
- * `sotto contacts` against a stand-in node: a loopback HTTP server answering as docs/API.md
- * says, found through api.json like the real one, so what the CLI sends and prints is checked
- * whatever the node behind it does. Plus the list's columns, by display width.
+ * `sotto contacts` and `sotto inbox` against real nodes (in this process, on loopback), as a
+ * user runs them: what the CLI prints for what the node holds. Plus the list's columns, by
+ * display width.
  */
-import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listLine, NAME_COLUMN } from '../../cli/commands/contacts.js'
 import { displayWidth, fitToWidth } from '../../cli/terminal-text.js'
-import { writeApiFile } from '../../node/daemon/api-file.js'
+import { deriveIdentity } from '../../node/identity/keys.js'
+import type { SessionId } from '../../node/identity/session-id.js'
 import type { Contact } from '../../node/messaging/contacts.js'
-import { runSotto, tempDir } from '../helpers/cli.js'
+import { runSotto } from '../helpers/cli.js'
+import { apiCall, startTestNode, TEST_PASSPHRASE, waitFor, type TestNode } from '../helpers/nodes.js'
 
-const TOKEN = 'stand-in-token-0123456789abcdefghijklmnopqrs'
 const KNOWN = '05d2ad010eeb72d72e561d9de7bd7b6989af77dcabffa03a5111a6c859ae5c3a72'
-const STRANGER = '0500000000000000000000000000000000000000000000000000000000000000ff'
+/** Session IDs of accounts made from fixed entropy: valid keys nobody runs here. */
+const idOf = (n: number): string => deriveIdentity(new Uint8Array(16).fill(n)).sessionId
+const STRANGER = idOf(71)
+const NAMED: Array<[string, string]> = [
+  [idOf(72), 'Maximilian Alexander von Habsburg-Lothringen'],
+  [idOf(73), '王小明'],
+  [idOf(74), 'Zoë 🎉']
+]
 
-function contact (sessionId: string, name: string, extra: Partial<Contact> = {}): Contact {
-  return { sessionId, name, displayName: name, state: 'accepted', verified: false, identityChanged: false, addedAt: 1, unread: 0, ...extra } as Contact
+function contact (sessionId: string, name: string): Contact {
+  return { sessionId, name, displayName: name, state: 'accepted', verified: false, identityChanged: false, addedAt: 1, unread: 0 } as Contact
 }
 
-/** What the stand-in received, in order: method, path, body. */
-const received: Array<{ method: string, path: string, body: unknown }> = []
-const contacts: Contact[] = [
-  contact(KNOWN, 'Bob'),
-  contact('05' + 'ab'.repeat(32), 'Maximilian Alexander von Habsburg-Lothringen', { unread: 2 }),
-  contact('05' + 'cd'.repeat(32), '王小明', { verified: true }),
-  contact('05' + 'ef'.repeat(32), 'Zoë 🎉', { state: 'request' })
-]
-let server: Server
-let dir: { path: string, remove: () => Promise<void> }
-
+let a: TestNode
+let b: TestNode
+let bobId: string
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let text = ''
-    req.on('data', (d: Buffer) => { text += d.toString() })
-    req.on('end', () => {
-      const body = text === '' ? undefined : JSON.parse(text)
-      received.push({ method: req.method ?? '', path: req.url ?? '', body })
-      const send = (status: number, json: unknown): void => { res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(json)) }
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) { send(401, { error: { code: 'ERR_UNAUTHORIZED', message: 'no' } }); return }
-      if (req.method === 'GET' && req.url === '/api/contacts') { send(200, { contacts }); return }
-      if (req.method === 'POST' && req.url === '/api/contacts') {
-        const b = body as { sessionId: string, name?: string }
-        send(200, { contact: contact(b.sessionId, b.name ?? '', { displayName: b.name ?? b.sessionId.slice(0, 10) }) })
-        return
-      }
-      if (req.method === 'DELETE' && req.url === `/api/contacts/${KNOWN}`) { send(200, {}); return }
-      if (req.method === 'DELETE') { send(404, { error: { code: 'ERR_UNKNOWN_CONTACT', message: 'no such contact' } }); return }
-      send(404, { error: { code: 'ERR_NOT_FOUND', message: 'no such endpoint' } })
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  dir = await tempDir()
-  const address = server.address()
-  await writeApiFile(dir.path, { port: typeof address === 'object' && address !== null ? address.port : 0, token: TOKEN, pid: process.pid })
+  a = await startTestNode()
+  b = await startTestNode({ bootstrapFrom: [a.node] })
+  await a.node.controller.createAccount(TEST_PASSPHRASE)
+  bobId = (await b.node.controller.createAccount(TEST_PASSPHRASE)).sessionId
 })
-afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  await dir.remove()
-})
+afterAll(async () => { await Promise.all([a?.node.stop(), b?.node.stop()]) })
 
-const sotto = async (...args: string[]) => await runSotto([...args, '--data-dir', dir.path])
+const sotto = async (...args: string[]) => await runSotto([...args, '--data-dir', a.dataDir])
+const contactsOfA = async (): Promise<Contact[]> => await a.node.controller.messenger().contacts.list()
 
 describe('sotto contacts', () => {
-  it('add needs no --name: the Session ID alone is sent, and the node\'s name for it is printed', async () => {
-    received.length = 0
+  it('add needs no --name; the node’s name for the contact is printed; a second add with a name renames nothing', async () => {
     const r = await sotto('contacts', 'add', STRANGER)
     expect(r.code, r.stderr).toBe(0)
-    expect(received).toEqual([{ method: 'POST', path: '/api/contacts', body: { sessionId: STRANGER } }])
-    expect(r.stdout.trim()).toBe(`${STRANGER.slice(0, 10)} (${STRANGER}): accepted`)
-    const named = await sotto('contacts', 'add', STRANGER, '--name', 'Dana')
-    expect(named.code).toBe(0)
-    expect(received[1].body).toEqual({ sessionId: STRANGER, name: 'Dana' })
+    expect(r.stdout.trim()).toBe(`${STRANGER.slice(0, 10)}… (${STRANGER}): accepted`)
+    expect((await contactsOfA()).find((c) => c.sessionId === STRANGER)?.name).toBe('')
+    const named = await sotto('contacts', 'add', KNOWN, '--name', 'Dana')
+    expect(named.code, named.stderr).toBe(0)
+    expect((await contactsOfA()).find((c) => c.sessionId === KNOWN)?.name).toBe('Dana')
     const none = await sotto('contacts', 'add')
     expect(none.code).toBe(1)
     expect(none.stderr.trim()).toBe('sotto: usage: sotto contacts add SESSION_ID [--name NAME]')
   })
 
   it('remove of someone who is not a contact says so and exits 2; of a contact, "Removed."', async () => {
-    const r = await sotto('contacts', 'remove', STRANGER)
+    const nobody = idOf(75)
+    const r = await sotto('contacts', 'remove', nobody)
     expect(r.code).toBe(2)
     expect(r.stdout).toBe('')
-    expect(r.stderr.trim()).toBe(`sotto: ${STRANGER} is not one of your contacts; nothing was removed`)
-    const ok = await sotto('contacts', 'remove', KNOWN)
+    expect(r.stderr.trim()).toBe(`sotto: ${nobody} is not one of your contacts; nothing was removed`)
+    const ok = await sotto('contacts', 'remove', STRANGER)
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.stdout.trim()).toBe('Removed.')
+    expect((await contactsOfA()).some((c) => c.sessionId === STRANGER)).toBe(false)
   })
 
   it('list lines up the Session IDs whatever the names: long ones are cut with …, wide characters count double', async () => {
+    for (const [id, name] of NAMED) await a.node.controller.messenger().contacts.add(id as SessionId, name)
+    await a.node.controller.messenger().contacts.update(NAMED[2][0] as SessionId, { state: 'request' })
     const r = await sotto('contacts', 'list')
     expect(r.code, r.stderr).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines).toHaveLength(contacts.length)
+    const listed = await contactsOfA()
+    expect(lines).toHaveLength(listed.length)
     for (const [i, line] of lines.entries()) {
-      const at = line.indexOf(contacts[i].sessionId)
+      const at = line.indexOf(listed[i].sessionId)
+      expect(at, line).toBeGreaterThan(0)
       expect(displayWidth(line.slice(0, at)), line).toBe(NAME_COLUMN + 2)
     }
-    expect(lines[1]).toMatch(/^Maximilian Alexander vo… {2}05abab/)
-    expect(lines[1]).toMatch(/\[2 unread\]$/)
-    expect(lines[2]).toMatch(/^王小明 +05cd/)
-    expect(lines[3]).toMatch(/\[request\]$/)
+    const lineOf = (id: string): string => lines.find((l) => l.includes(id)) ?? ''
+    expect(lineOf(NAMED[0][0]).startsWith(`Maximilian Alexander vo…  ${NAMED[0][0]}`)).toBe(true)
+    expect(lineOf(NAMED[1][0])).toMatch(new RegExp(`^王小明 +${NAMED[1][0]}`))
+    expect(lineOf(NAMED[2][0])).toMatch(/\[request\]$/)
+  })
+})
+
+describe('sotto inbox', () => {
+  it('names the sender by the name the node shows: the contact’s shared display name when there is no local one', async () => {
+    expect((await apiCall(b, 'PUT', '/api/profile', { displayName: 'Bobby' })).status).toBe(200)
+    await b.node.controller.messenger().contacts.add((await a.node.controller.status()).sessionId as SessionId, 'Alice')
+    await a.node.controller.messenger().contacts.add(bobId as SessionId, '')
+    await waitFor('both records published', async () => (await a.node.controller.status()).dht.recordPublished && (await b.node.controller.status()).dht.recordPublished)
+    const aliceId = (await a.node.controller.status()).sessionId as string
+    expect((await b.node.controller.messenger().send(aliceId, 'hello from Bob')).state).toBe('delivered')
+    await waitFor('the profile name at A', async () => (await contactsOfA()).find((c) => c.sessionId === bobId)?.displayName === 'Bobby')
+    const r = await sotto('inbox')
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/ Bobby: hello from Bob\n/)
   })
 })
 
