@@ -15,6 +15,8 @@ import { entropyToPhrase, phraseToEntropy } from '../identity/phrase.js'
 import type { SessionId } from '../identity/session-id.js'
 import type { ComponentLogger, Logger } from '../log.js'
 import { Messenger } from '../messaging/messenger.js'
+import { GROUP_MESSAGE_VERSION } from '../groups/constants.js'
+import { GroupManager, type GroupEvent } from '../groups/group-manager.js'
 import type { MessengerEvent } from '../messaging/ports.js'
 import type { Network } from '../net/network.js'
 import { MailCollector, type RememberedHolder } from '../net/mailbox/collector.js'
@@ -51,6 +53,7 @@ export type AccountState = 'no-account' | 'locked' | 'unlocked'
 
 export type AccountEvent =
   | MessengerEvent
+  | GroupEvent
   | { type: 'locked' }
   | { type: 'changed' }
 
@@ -68,6 +71,8 @@ export interface AccountLifecycleInit {
   receiptDelayMs?: () => number
   /** Where the write count of each store is kept, outside the data folder (L7); default defaultStateDir(). */
   stateDir?: string
+  /** How often group mailboxes are read for what gossip missed; default 5 min (tests shorten it). */
+  groupCollectEveryMs?: number
 }
 
 /** What the node found when the data folder turned out to be an older copy (L7). */
@@ -78,6 +83,7 @@ interface OpenAccount {
   guard: RollbackGuard
   crypto: AccountCrypto
   messenger: Messenger
+  groups: GroupManager
   mail: MailCollector
   publisher: RecordPublisher
 }
@@ -121,6 +127,11 @@ export class AccountLifecycle {
   /** The open account's messenger; AccountStateError ERR_LOCKED while closed or UI-locked. */
   messenger (): Messenger {
     return this.requireUnlocked().messenger
+  }
+
+  /** The open account's groups; AccountStateError ERR_LOCKED while closed or UI-locked. */
+  groups (): GroupManager {
+    return this.requireUnlocked().groups
   }
 
   selfId (): SessionId {
@@ -222,6 +233,7 @@ export class AccountLifecycle {
     if (o === undefined) return
     this.init.network.onEnvelope(undefined)
     o.messenger.stop()
+    o.groups.stop()
     o.mail.stop()
     await o.publisher.stop()
     await o.guard.flush()
@@ -258,6 +270,9 @@ export class AccountLifecycle {
     const check = guard.check(store.epoch)
     store.onCommitted((n) => { guard.committed(n) })
     const crypto = await openAccountCrypto({ identity, store, fetchRecord: async (peer, options) => await network.fetchRecord(peer, options), now })
+    // The group layer needs the messenger (its lock, log and 1:1 sessions) and the messenger
+    // hands it group control payloads: the one is made first and given the other's handler.
+    let groups: GroupManager | undefined
     const messenger = new Messenger({
       self: identity.sessionId,
       store,
@@ -266,7 +281,18 @@ export class AccountLifecycle {
       logger: logger.forComponent('sotto:messenger'),
       now,
       onEvent: (e) => { this.emit(e) },
-      receiptDelayMs: this.init.receiptDelayMs
+      receiptDelayMs: this.init.receiptDelayMs,
+      groups: async (from, body) => groups === undefined ? { ops: [] } : await groups.applyControl(from, body)
+    })
+    groups = new GroupManager({
+      identity,
+      store,
+      messenger,
+      net: network.groups,
+      logger: logger.forComponent('sotto:groups'),
+      now,
+      onEvent: (e) => { this.emit(e) },
+      collectEveryMs: this.init.groupCollectEveryMs
     })
     const mail = new MailCollector({
       libp2p: network.libp2p,
@@ -292,8 +318,14 @@ export class AccountLifecycle {
     })
     this.rollbackNotice = undefined
     if (check.rolledBack) await this.recoverFromRollback(store, guard, crypto, messenger)
-    this.open = { account, guard, crypto, messenger, mail, publisher }
+    this.open = { account, guard, crypto, messenger, groups, mail, publisher }
+    const groupManager = groups
     network.onEnvelope(async (envelope) => {
+      // A direct copy of a group message (its own version byte, docs/GROUPS.md §3).
+      if (envelope[0] === GROUP_MESSAGE_VERSION) {
+        const v = await groupManager.receive(envelope)
+        return v === 'accepted' || v === 'pending' ? 'accepted' : v === 'duplicate' ? 'duplicate' : 'refused'
+      }
       const verdict = await messenger.receive(envelope)
       // A consumed one-time prekey must disappear from the published record soon.
       if (verdict === 'accepted' && crypto.recordChanged()) publisher.schedule()
@@ -301,6 +333,7 @@ export class AccountLifecycle {
       return verdict === 'rejected' ? 'refused' : verdict
     })
     messenger.start()
+    await groups.start()
     mail.start()
     this.uiLocked = false
     this.lastActivity = now()
@@ -349,6 +382,8 @@ export class AccountLifecycle {
     if (this.init.now() - this.lastForcedRetry >= FORCED_RETRY_GAP_MS) {
       this.lastForcedRetry = this.init.now()
       void o.messenger.outbox.retryDue(true)
+      // Group mail too: a member back online reads what gossip could not bring it.
+      setTimeout(() => { if (this.open === o) void o.groups.collect() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
     }
     setTimeout(() => { if (this.open === o) o.mail.collectSoon() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
   }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { newToken } from '../api/auth.js'
 import { apiRoutes, type NodeController, type NodeStatus, type Settings } from '../api/routes.js'
 import { accountRoutes, type AccountController } from '../api/account-routes.js'
+import { groupRoutes } from '../api/group-routes.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { AccountLifecycle, type AccountEvent } from '../account/lifecycle.js'
 import { bundleSequence, compareBundles, parseBundle } from '../crypto/bundle.js'
@@ -60,6 +61,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     else if (e.type === 'message-deleted') push('message-deleted', { peer: e.peer, id: e.id })
     else if (e.type === 'contact') push('contact', e.contact)
     else if (e.type === 'contact-removed') push('contact-removed', { sessionId: e.sessionId })
+    else if (e.type === 'group') push('group', e.group)
     else if (e.type === 'locked') push('locked', {})
     else void status().then((s) => { push('status', s) })
   }
@@ -72,7 +74,8 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     onEvent: onAccountEvent,
     kdf: init.kdf,
     receiptDelayMs: init.receiptDelayMs,
-    stateDir: init.stateDir
+    stateDir: init.stateDir,
+    groupCollectEveryMs: init.groupCollectEveryMs
   })
 
   async function status (): Promise<NodeStatus> {
@@ -130,7 +133,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   try {
     api = await startApiServer({
       token,
-      routes: [...apiRoutes(controller), ...accountRoutes(accountControl)],
+      routes: [...apiRoutes(controller), ...accountRoutes(accountControl), ...groupRoutes({ groups: () => account.groups(), messenger: () => account.messenger() })],
       logger: init.logger.forComponent('sotto:api'),
       host: init.apiHost,
       port: init.apiPort ?? 0,
@@ -157,6 +160,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     addresses: () => network.addresses(),
     publishedRecord: () => account.publishedRecord,
     lookupRecord: async (sessionId, options) => await network.fetchRecord(sessionId, options),
+    groups: () => account.groups(),
     rebalanceMailboxes: async () => await network.rebalanceMailboxes(),
     async stop () {
       if (stopped) return

@@ -36,6 +36,8 @@ export interface SottoNodeInit {
   stateDir?: string
   /** Idle time after which the API locks (A7); default 15 min, changeable in settings. */
   idleLockMs?: number
+  /** How often group mailboxes are read for what gossip missed; default 5 min. */
+  groupCollectEveryMs?: number
   now?: () => number
 }
 
@@ -55,5 +57,7 @@ export interface SottoNode {
   lookupRecord: (sessionId: SessionId, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>
   /** Hands held envelopes on to the peers now closest to their mailboxes (also every minute). */
   rebalanceMailboxes: () => Promise<{ handedOn: number, dropped: number }>
+  /** The unlocked account's groups (tests, benchmarks); ERR_LOCKED otherwise. */
+  groups: () => import('../groups/group-manager.js').GroupManager
   stop: () => Promise<void>
 }

@@ -17,8 +17,16 @@ export type Incoming =
   | { kind: 'deleted', peer: SessionId, ids: string[], contact?: Contact }
   | { kind: 'duplicate' }
   | { kind: 'ignored' }
+  | { kind: 'group', after?: () => void }
+
+/**
+ * What a group control payload does (node/groups): the writes to commit with the session
+ * step, and what to do once they landed. Throwing refuses the envelope, nothing committed.
+ */
+export type GroupControlHandler = (from: SessionId, body: Record<string, unknown>) => Promise<{ ops: StoreOp[], after?: () => void }>
 
 export interface IncomingDeps {
+  groups?: GroupControlHandler
   contacts: ContactBook
   log: MessageLog
   profiles: ProfileStore
@@ -34,6 +42,11 @@ export async function applyIncoming (deps: IncomingDeps, from: SessionId, payloa
     case 'text': return await text(deps, from, existing, payload)
     case 'profile': return await profile(deps, from, existing, payload)
     case 'delete': return await deletion(deps, from, existing, payload.ids)
+    case 'group': {
+      if (deps.groups === undefined) return { outcome: { kind: 'ignored' }, ops: [] }
+      const done = await deps.groups(from, payload.group)
+      return { outcome: { kind: 'group', after: done.after }, ops: done.ops }
+    }
   }
 }
 

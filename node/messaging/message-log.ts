@@ -39,6 +39,9 @@ export interface Message {
   quote?: Quote
   /** A tombstone: the text is gone (deleted here, or by its sender for everyone). */
   deleted?: true
+  /** A group message: the group's id (then `peer` is the group id too) and its author. */
+  group?: string
+  from?: SessionId
 }
 
 export interface Quote { id: string, text: string, fromMe: boolean }

@@ -13,7 +13,7 @@ import type { SecureStore, StoreOp } from '../store/types.js'
 import { SottoError } from '../errors.js'
 import { applyChange, ContactBook, currentContact, newContact, previewOf, type Contact, type ContactChange } from './contacts.js'
 import { MessagingError } from './errors.js'
-import { applyIncoming, type Incoming } from './incoming.js'
+import { applyIncoming, type GroupControlHandler, type Incoming } from './incoming.js'
 import { MessageLog, type Message, type MessageState, type Quote, type StateExtra } from './message-log.js'
 import { Mutex } from './mutex.js'
 import { deliveryErrorCode, Outbox, type OutboxEntry, type OutboxKind } from './outbox.js'
@@ -46,6 +46,8 @@ export interface MessengerInit {
    * timing signal (E5). Default: receiptDelayMs (receipt-delay.ts), uniform in [2 s, 30 s].
    */
   receiptDelayMs?: () => number
+  /** Group control payloads (node/groups); without it they are ignored. */
+  groups?: GroupControlHandler
 }
 
 export interface SendOptions {
@@ -93,6 +95,44 @@ export class Messenger {
     this.outbox.stop()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+  }
+
+  /**
+   * Runs `fn` under the messenger's lock, for the group layer's writes that share the message
+   * log and the sessions (one batch each, never interleaved with a 1:1 commit).
+   */
+  async locked<T> (fn: () => Promise<T>): Promise<T> {
+    return await this.lock.run(fn)
+  }
+
+  /**
+   * Seals group control payloads pairwise (each inside its 1:1 session, G8) and queues them in
+   * one batch with `extraOps` (say, the new sender key they distribute): the key is stored only
+   * together with its distribution, so nothing is sent under it before that went out. Then
+   * tries each once. Peers whose seal failed are returned (they are not queued).
+   */
+  async sendGroupControl (items: Array<{ peer: SessionId, group: Record<string, unknown> }>, extraOps: () => Promise<StoreOp[]>, options: { signal?: AbortSignal } = {}): Promise<{ failed: SessionId[] }> {
+    await Promise.all([...new Set(items.map((i) => i.peer))].map(async (peer) => { await this.init.crypto.prepare?.(peer, options).catch(() => {}) }))
+    const failed: SessionId[] = []
+    const entries = await this.lock.run(async () => {
+      const out: OutboxEntry[] = []
+      const now = this.now()
+      for (const item of items) {
+        const id = randomBytes(16).toString('hex')
+        try {
+          const envelope = await this.init.crypto.seal(item.peer, encodePayload({ v: 1, t: 'group', group: item.group }), options)
+          out.push({ id, peer: item.peer, kind: 'group', group: JSON.stringify(item.group), envelope: Buffer.from(envelope).toString('base64'), createdAt: now, attempts: 0, nextAttemptAt: now })
+        } catch (err) {
+          await this.noteIdentityChange(item.peer, err)
+          this.init.logger.info('could not seal a group payload', { code: (err as SottoError).code ?? 'ERR_SEAL' })
+          failed.push(item.peer)
+        }
+      }
+      await this.init.store.batch([...await extraOps(), ...out.map((e) => this.outbox.queueOp(e))])
+      return out
+    })
+    await Promise.all(entries.map(async (e) => await this.outbox.attempt(e, options).catch(() => undefined)))
+    return { failed }
   }
 
   // ---- contacts ----
@@ -358,6 +398,7 @@ export class Messenger {
       return { v: 1, t: 'profile', name: own.displayName, version: own.version }
     }
     if (entry.kind === 'delete') return entry.ids === undefined ? undefined : { v: 1, t: 'delete', ids: entry.ids }
+    if (entry.kind === 'group') return entry.group === undefined ? undefined : { v: 1, t: 'group', group: JSON.parse(entry.group) as Record<string, unknown> }
     const message = await this.log.find(entry.peer, entry.id)
     if (message === undefined || message.direction !== 'out' || message.deleted === true) return undefined
     return this.textPayloadOf(message)
@@ -370,7 +411,7 @@ export class Messenger {
       if (!result.ok) await this.forgetProfileSent(entry.peer)
       return
     }
-    if (entry.kind === 'delete') return
+    if (entry.kind === 'delete' || entry.kind === 'group') return
     const state = !result.ok ? 'failed' : result.via === 'direct' ? 'delivered' : 'stored'
     const extra: StateExtra = result.ok
       ? { lastError: undefined, ...(result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}) }
@@ -454,7 +495,7 @@ export class Messenger {
     try {
       await this.lock.run(async () => {
         await this.init.crypto.open(envelope, async (from, plaintext) => {
-          const applied = await applyIncoming({ contacts: this.contacts, log: this.log, profiles: this.profiles, now: this.now() }, from, decodePayload(plaintext))
+          const applied = await applyIncoming({ contacts: this.contacts, log: this.log, profiles: this.profiles, now: this.now(), groups: this.init.groups }, from, decodePayload(plaintext))
           outcome = applied.outcome
           return applied.ops
         })
@@ -468,6 +509,10 @@ export class Messenger {
     }
     const done = outcome as Incoming | undefined
     if (done === undefined || done.kind === 'ignored') return 'accepted'
+    if (done.kind === 'group') {
+      try { done.after?.() } catch { /* the group layer's follow-up is its own */ }
+      return 'accepted'
+    }
     if (done.kind === 'duplicate') return 'duplicate'
     if (done.kind === 'receipt') {
       // A receipt can only move our own messages to that peer forward.

@@ -19,7 +19,7 @@ export const OUTBOX_GIVE_UP_MS = 14 * 24 * 60 * 60 * 1000
  * What an entry carries: a text (its id is the message's), our profile, or a request to
  * delete our texts (`ids`). Entries written before kinds existed are texts.
  */
-export type OutboxKind = 'text' | 'profile' | 'delete'
+export type OutboxKind = 'text' | 'profile' | 'delete' | 'group'
 
 export interface OutboxEntry {
   id: string
@@ -27,6 +27,8 @@ export interface OutboxEntry {
   kind?: OutboxKind
   /** kind "delete": the messages it deletes, so it can be sealed again after a refusal. */
   ids?: string[]
+  /** kind "group": the control payload (JSON), so it can be sealed again after a refusal. */
+  group?: string
   envelope: string
   createdAt: number
   attempts: number

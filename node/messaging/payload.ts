@@ -25,8 +25,18 @@ export interface ReplyTo { id: string, text: string }
 export type TextPayload = { v: 1, t: 'text', id: string, sentAt: number, text: string, replyTo?: ReplyTo }
 export type ProfilePayload = { v: 1, t: 'profile', name: string | null, version: number }
 
+/**
+ * Group control (node/groups): a signed group state or a sender key, carried inside the 1:1
+ * session so it inherits its secrecy (G8). Here only its shape is checked (an object of
+ * bounded size); node/groups/control.ts parses it strictly inside the same commit.
+ */
+export type GroupControlPayload = { v: 1, t: 'group', group: Record<string, unknown> }
+/** Longest group control object, as JSON (a state of 100 members is about 7 KB encoded). */
+export const MAX_GROUP_CONTROL_CHARS = 32 * 1024
+
 export type Payload =
   | TextPayload
+  | GroupControlPayload
   | { v: 1, t: 'receipt', kind: ReceiptKind, ids: string[] }
   | ProfilePayload
   | { v: 1, t: 'delete', ids: string[] }
@@ -60,6 +70,10 @@ export function decodePayload (bytes: Uint8Array): Payload {
     return { v: 1, t: 'profile', name: profileName(raw.name), version: raw.version }
   }
   if (raw.t === 'delete') return { v: 1, t: 'delete', ids: ids(raw.ids) }
+  if (raw.t === 'group') {
+    if (typeof raw.group !== 'object' || raw.group === null || Array.isArray(raw.group) || JSON.stringify(raw.group).length > MAX_GROUP_CONTROL_CHARS) throw new ParseError('bad group payload', 'ERR_PAYLOAD')
+    return { v: 1, t: 'group', group: raw.group }
+  }
   throw new ParseError('unknown payload type', 'ERR_PAYLOAD')
 }
 

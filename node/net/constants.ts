@@ -61,3 +61,6 @@ export const MAX_STREAMS_PER_CONNECTION = 256
 export const MAX_RECORD_BYTES = 16 * 1024
 /** Concurrent inbound DHT streams per connection: a peer flooding record puts gets this many at a time (D3). */
 export const MAX_INBOUND_DHT_STREAMS = 16
+
+/** Largest gossipsub frame: one group message (the 64 KiB bucket, header, tag, signature) plus protobuf framing. */
+export const GOSSIP_MAX_MESSAGE_BYTES = 66 * 1024

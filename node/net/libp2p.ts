@@ -8,6 +8,7 @@ import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
+import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT, type SelectFn, type ValidateFn } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
@@ -19,7 +20,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import { RecordDatastore } from './record-datastore.js'
-import { CONNECTION_PING_INTERVAL_MS, DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
+import { GOSSIP_MAX_MESSAGE_BYTES, CONNECTION_PING_INTERVAL_MS, DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
 
 export interface SottoLibp2pInit {
   privateKey: PrivateKey
@@ -37,7 +38,7 @@ export interface SottoLibp2pInit {
   datastore?: RecordDatastore
 }
 
-export type SottoLibp2p = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown }>
+export type SottoLibp2p = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown, pubsub: GossipSub }>
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
 
@@ -61,7 +62,11 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
       initialQuerySelfInterval: 500
     }),
     autoNAT: autoNAT(),
-    dcutr: dcutr()
+    dcutr: dcutr(),
+    // Group fan-out (docs/GROUPS.md): messages carry their own signature (sender keys), so the
+    // libp2p-level one is off and no PeerId is bound to a message; mesh-only publishing
+    // (floodPublish off) keeps a sender's bytes to its mesh (D) peers.
+    pubsub: gossipsub({ globalSignaturePolicy: StrictNoSign, emitSelf: false, floodPublish: false, allowPublishToZeroTopicPeers: true, maxInboundDataLength: GOSSIP_MAX_MESSAGE_BYTES })
   }
   if (init.relay === true) services.relay = circuitRelayServer()
   const datastore = init.datastore ?? new RecordDatastore()

@@ -14,6 +14,7 @@ import { createRecordSelector, createRecordValidator, findRecord, publishRecord,
 import { registerDeliver, type DeliverVerdict } from './deliver.js'
 import { decodeRouting, type Routing } from './routing.js'
 import { EnvelopeTransport } from './envelope-transport.js'
+import { GroupTransport } from './group-transport.js'
 import { MailboxStore } from './mailbox/store.js'
 import { registerMailbox } from './mailbox/protocol.js'
 import { DEFAULT_TOTAL_QUOTA_BYTES, PURGE_INTERVAL_MS } from './mailbox/constants.js'
@@ -58,6 +59,8 @@ export interface NetworkStats { peers: number, routingTable: number, mailbox?: {
 export class Network {
   readonly peerId: string
   readonly transport: EnvelopeTransport
+  /** Group fan-out: gossipsub topics, direct copies, group mailboxes (docs/GROUPS.md). */
+  readonly groups: GroupTransport
   private envelopeHandler: ((envelope: Uint8Array) => Promise<DeliverVerdict>) | undefined
   private rebalancing: Promise<RebalanceResult> | undefined
   private readonly timers: NodeJS.Timeout[] = []
@@ -79,6 +82,11 @@ export class Network {
       lookupRouting: async (peer) => await this.routingOf(peer),
       log: init.logger.forComponent('sotto:transport'),
       now: init.now
+    })
+    this.groups = new GroupTransport({
+      libp2p,
+      lookupRouting: async (peer) => await this.routingOf(peer),
+      log: init.logger.forComponent('sotto:groups')
     })
   }
 
@@ -167,6 +175,7 @@ export class Network {
 
   async stop (): Promise<void> {
     for (const t of this.timers) clearInterval(t)
+    this.groups.stop()
     await this.rebalancing?.catch(() => {})
     this.stopMailboxServer()
     await this.libp2p.stop()

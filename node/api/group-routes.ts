@@ -1,0 +1,83 @@
+/**
+ * The group endpoints (docs/API.md "Groups"), mounted beside the account routes. Input is
+ * checked here or by the group layer; every refusal is a typed error with its status.
+ */
+import { ApiError } from './errors.js'
+import type { Route } from './server.js'
+import type { GroupManager, GroupView } from '../groups/group-manager.js'
+import type { Messenger } from '../messaging/messenger.js'
+
+export interface GroupRoutesInit {
+  /** The unlocked account's groups (423 ERR_LOCKED otherwise). */
+  groups: () => GroupManager
+  messenger: () => Messenger
+}
+
+const GROUP_ID = /^[0-9a-f]{64}$/
+/** Statuses for the group layer's codes (the rest are 400, see server.ts). */
+const STATUS: Record<string, number> = { ERR_UNKNOWN_GROUP: 404, ERR_GROUP_NOT_ADMIN: 403, ERR_NOT_MEMBER: 409, ERR_GROUP_REQUEST: 409, ERR_NOT_REQUEST: 409, ERR_ALREADY_MEMBER: 409 }
+
+function field (body: unknown, name: string): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined
+}
+
+function groupId (value: string): string {
+  if (!GROUP_ID.test(value)) throw new ApiError(400, 'ERR_BAD_REQUEST', 'a group id is 64 hex digits')
+  return value
+}
+
+async function withStatus<T> (work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code !== undefined && STATUS[code] !== undefined) throw new ApiError(STATUS[code], code, (err as Error).message)
+    throw err
+  }
+}
+
+const view = (g: GroupView): GroupView => g
+
+export function groupRoutes (init: GroupRoutesInit): Route[] {
+  return [
+    { method: 'GET', path: '/api/groups', handler: async () => ({ groups: (await init.groups().list()).map(view) }) },
+    {
+      method: 'POST',
+      path: '/api/groups',
+      handler: async (req) => ({ group: view(await withStatus(init.groups().create(field(req.body, 'name'), field(req.body, 'members')))) })
+    },
+    { method: 'GET', path: '/api/groups/:id', handler: async (req) => ({ group: view(await withStatus(init.groups().get(groupId(req.params.id)))) }) },
+    {
+      method: 'POST',
+      path: '/api/groups/:id/members',
+      handler: async (req) => ({ group: view(await withStatus(init.groups().addMember(groupId(req.params.id), field(req.body, 'sessionId')))) })
+    },
+    {
+      method: 'DELETE',
+      path: '/api/groups/:id/members/:sessionId',
+      handler: async (req) => ({ group: view(await withStatus(init.groups().removeMember(groupId(req.params.id), req.params.sessionId))) })
+    },
+    { method: 'POST', path: '/api/groups/:id/leave', handler: async (req) => ({ group: view(await withStatus(init.groups().leave(groupId(req.params.id)))) }) },
+    { method: 'POST', path: '/api/groups/:id/accept', handler: async (req) => ({ group: view(await withStatus(init.groups().accept(groupId(req.params.id)))) }) },
+    { method: 'POST', path: '/api/groups/:id/read', handler: async (req) => ({ group: view(await withStatus(init.groups().markRead(groupId(req.params.id)))) }) },
+    {
+      method: 'GET',
+      path: '/api/groups/:id/messages',
+      handler: async (req) => {
+        const limit = Number(req.query.get('limit') ?? '100')
+        const before = req.query.has('before') ? Number(req.query.get('before')) : undefined
+        const messages = await withStatus(init.groups().messages(groupId(req.params.id), { limit: Number.isInteger(limit) && limit > 0 ? limit : 100, ...(before !== undefined && Number.isInteger(before) ? { before } : {}) }))
+        return { messages }
+      }
+    },
+    {
+      method: 'POST',
+      path: '/api/groups/:id/messages',
+      handler: async (req) => {
+        const text = field(req.body, 'text')
+        if (typeof text !== 'string' || text.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', '"text" must be a non-empty string')
+        return { message: await withStatus(init.groups().send(groupId(req.params.id), text)) }
+      }
+    }
+  ]
+}

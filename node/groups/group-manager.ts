@@ -1,0 +1,690 @@
+/**
+ * The group use cases (docs/GROUPS.md): create, add, remove, leave, accept, send, and what
+ * arrives: control payloads inside 1:1 sessions (applyControl, called inside the messenger's
+ * commit), group messages from gossip, direct copies and group mailboxes (receive).
+ *
+ * Writes that touch the message log or a sender chain run under the messenger's lock, each in
+ * one batch with what it records. Follow-ups that send (rotations, distributions) run after
+ * the commit, outside the lock.
+ */
+import { randomBytes } from 'node:crypto'
+import type { IdentityKeys } from '../identity/keys.js'
+import { parseSessionId, type SessionId } from '../identity/session-id.js'
+import type { ComponentLogger } from '../log.js'
+import { cleanName, previewOf, type LastMessage } from '../messaging/contacts.js'
+import type { Message } from '../messaging/message-log.js'
+import type { Messenger } from '../messaging/messenger.js'
+import { decodePayload, encodePayload, MAX_TEXT_LENGTH } from '../messaging/payload.js'
+import { getJson, jsonValue } from '../store/sealed-store.js'
+import type { SecureStore, StoreOp } from '../store/types.js'
+import { DAY_MS, GROUP_MAILBOX_TTL_MS, GROUP_MESSAGE_VERSION, GROUP_SECRET_RETENTION_MS, MAX_GROUP_MEMBERS, MAX_GROUPS, MAX_PENDING_PER_GROUP, MAX_STATE_HISTORY, PENDING_MAX_AGE_MS, SENDER_KEY_MAX_AGE_MS, SENDER_KEY_MAX_MESSAGES } from './constants.js'
+import { decodeControl, encodeKeyControl, encodeStateControl } from './control.js'
+import { GroupError } from './errors.js'
+import { dayOf, mailboxDay, topicFor } from './group-mailbox.js'
+import { authorised, decodeState, encodeState, leaveAdmins, nextState, signState, stateHash, wins, type GroupState } from './group-state.js'
+import { currentSecret, encodeStateB64, GroupStore, stateOf, type GroupRecord, type PendingMessage } from './group-store.js'
+import { distributionOf, fromDistribution, loadSenderKey, newSenderKey, nextSendingKey, receivingKey, type SenderKey, type SenderKeyDistribution } from './sender-key.js'
+import { decryptGroupMessage, encodeGroupMessage, openFromMailbox, peekGroupMessage, sealForMailbox, verifyGroupMessage } from './wire.js'
+
+/** What the group layer needs of the network (node/net/group-transport.ts). */
+export interface GroupNet {
+  subscribe: (topic: string, handler: (data: Uint8Array) => void) => void
+  unsubscribe: (topic: string) => void
+  publish: (topic: string, data: Uint8Array) => Promise<string[]>
+  subscribers: (topic: string) => Set<string>
+  peerIdOf: (member: SessionId) => Promise<string | undefined>
+  deliverDirect: (member: SessionId, data: Uint8Array) => Promise<boolean>
+  put: (mailbox: Uint8Array, envelope: Uint8Array) => Promise<number>
+  fetchAll: (mailbox: Uint8Array, sign: ReturnType<typeof mailboxDay>['sign']) => Promise<Array<{ envelope: Uint8Array, expiresAt: number }>>
+}
+
+/** A group as the API shows it (docs/API.md "Groups"). */
+export interface GroupView {
+  id: string
+  name: string
+  members: SessionId[]
+  admins: SessionId[]
+  version: number
+  state?: 'request'
+  removed?: true
+  left?: true
+  unread: number
+  lastMessage?: LastMessage
+  lastMessageAt?: number
+}
+
+export type GroupEvent = { type: 'group', group: GroupView } | { type: 'message', message: Message }
+
+export type GroupVerdict = 'accepted' | 'duplicate' | 'pending' | 'rejected'
+
+/** How a message went out: gossip peers, direct copies, mailbox copies. */
+export interface FanOut { gossip: number, direct: number, mailboxes: number }
+
+export interface GroupManagerInit {
+  identity: IdentityKeys
+  store: SecureStore
+  messenger: Messenger
+  net: GroupNet
+  logger: ComponentLogger
+  now: () => number
+  onEvent: (event: GroupEvent) => void
+  /** How often group mailboxes are read for what gossip missed; default 5 min. */
+  collectEveryMs?: number
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
+const EARLY_KEYS = ['group-early'] as const
+/** Sender keys that came before their group's invite, all groups together (oldest evicted). */
+const MAX_EARLY_KEYS = 500
+/** Pending messages whose group is not known from where they came (direct copies). */
+const UNKNOWN = '_'
+
+interface EarlyKey { group: string, from: SessionId, key: ReturnType<typeof encodeKeyControl>, at: number }
+
+export class GroupManager {
+  readonly groups: GroupStore
+  private readonly self: SessionId
+  private readonly topics = new Map<string, string>()
+  private timer: NodeJS.Timeout | undefined
+  private collecting: Promise<void> | undefined
+  /** Fan-out of the last message sent per group (bench, tests). */
+  lastFanOut: FanOut | undefined
+
+  constructor (private readonly init: GroupManagerInit) {
+    this.groups = new GroupStore(init.store)
+    this.self = init.identity.sessionId
+  }
+
+  async start (): Promise<void> {
+    for (const r of await this.groups.list()) this.subscribeTo(r)
+    this.timer = setInterval(() => { void this.collect() }, this.init.collectEveryMs ?? 300_000)
+    this.timer.unref()
+    void this.collect()
+  }
+
+  stop (): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    for (const topic of this.topics.values()) this.init.net.unsubscribe(topic)
+    this.topics.clear()
+  }
+
+  // ---- views ----
+
+  async list (): Promise<GroupView[]> {
+    return (await this.groups.list()).map((r) => this.view(r)).sort((a, b) => (b.lastMessageAt ?? 0) - (a.lastMessageAt ?? 0))
+  }
+
+  async get (id: string): Promise<GroupView> {
+    return this.view(await this.record(id))
+  }
+
+  view (r: GroupRecord): GroupView {
+    const s = stateOf(r)
+    return {
+      id: r.id,
+      name: s.name,
+      members: s.members,
+      admins: s.admins,
+      version: s.version,
+      ...(r.local === 'request' ? { state: 'request' as const } : {}),
+      ...(r.local === 'removed' || r.local === 'left' ? { removed: true as const } : {}),
+      ...(r.local === 'left' ? { left: true as const } : {}),
+      unread: r.unread,
+      ...(r.lastMessage === undefined ? {} : { lastMessage: r.lastMessage, lastMessageAt: r.lastMessageAt })
+    }
+  }
+
+  /** A group by id, or by its name among the groups we are in (case-insensitive). */
+  async resolve (idOrName: string): Promise<GroupRecord | undefined> {
+    if (/^[0-9a-f]{64}$/.test(idOrName)) return await this.groups.get(idOrName)
+    const wanted = idOrName.trim().toLowerCase()
+    const matches = (await this.groups.list()).filter((r) => (r.local === 'accepted' || r.local === 'request') && stateOf(r).name.toLowerCase() === wanted)
+    if (matches.length > 1) throw new GroupError('ERR_GROUP_AMBIGUOUS', `more than one group is called "${idOrName}"; use the group id`)
+    return matches[0]
+  }
+
+  async messages (id: string, options: { limit?: number, before?: number } = {}): Promise<Message[]> {
+    await this.record(id)
+    return await this.init.messenger.log.conversation(id as SessionId, options)
+  }
+
+  private async record (id: string): Promise<GroupRecord> {
+    const r = /^[0-9a-f]{64}$/.test(id) ? await this.groups.get(id) : undefined
+    if (r === undefined) throw new GroupError('ERR_UNKNOWN_GROUP', 'no such group')
+    return r
+  }
+
+  // ---- membership (admins) ----
+
+  async create (name: unknown, members: unknown): Promise<GroupView> {
+    const clean = cleanName(name, 'ERR_GROUP_NAME')
+    if (!Array.isArray(members)) throw new GroupError('ERR_BAD_REQUEST', 'members is a list of Session IDs')
+    const ids = [...new Set(members.map((m) => this.memberId(m)))]
+    if (ids.length + 1 > MAX_GROUP_MEMBERS) throw new GroupError('ERR_GROUP_SIZE', `a group has at most ${MAX_GROUP_MEMBERS} members`)
+    if ((await this.groups.list()).length >= MAX_GROUPS) throw new GroupError('ERR_TOO_MANY_GROUPS', `at most ${MAX_GROUPS} groups`)
+    const now = this.init.now()
+    const id = randomBytes(32).toString('hex')
+    const secret = new Uint8Array(randomBytes(32))
+    const state = signState({ id, name: clean, members: [this.self, ...ids], admins: [this.self], version: 1, parent: '', createdAt: now }, this.init.identity)
+    const own = newSenderKey(now)
+    const record: GroupRecord = { id, state: encodeStateB64(state), history: [], secrets: [{ stateHash: stateHash(state), secret: b64(secret), since: now }], local: 'accepted', unread: 0, joinedAt: now }
+    const encoded = encodeState(state)
+    await this.init.messenger.sendGroupControl(
+      ids.map((peer) => ({ peer, group: encodeStateControl(encoded, secret, distributionOf(own)) })),
+      async () => [this.groups.putOp(record), ...this.ownKeyOps(id, own)]
+    )
+    this.subscribeTo(record)
+    return this.changed(record)
+  }
+
+  async addMember (id: string, member: unknown): Promise<GroupView> {
+    const who = this.memberId(member)
+    const r = await this.member(id)
+    const cur = stateOf(r)
+    this.requireAdmin(cur)
+    if (cur.members.includes(who)) throw new GroupError('ERR_ALREADY_MEMBER', 'already a member')
+    if (cur.members.length >= MAX_GROUP_MEMBERS) throw new GroupError('ERR_GROUP_SIZE', `a group has at most ${MAX_GROUP_MEMBERS} members`)
+    return await this.change(r, { members: [...cur.members, who] }, { rotate: false })
+  }
+
+  async removeMember (id: string, member: unknown): Promise<GroupView> {
+    const who = this.memberId(member)
+    const r = await this.member(id)
+    const cur = stateOf(r)
+    this.requireAdmin(cur)
+    if (!cur.members.includes(who)) throw new GroupError('ERR_NOT_MEMBER', 'not a member of this group')
+    const members = cur.members.filter((m) => m !== who)
+    return await this.change(r, { members, admins: cur.admins.filter((a) => a !== who) }, { rotate: true })
+  }
+
+  /**
+   * Signs and sends a new state made from the record's current one. A removal rotates: a new
+   * group secret and our new sender key go with it to the remaining members only; the removed
+   * get the state alone, so their UI says so (G1).
+   */
+  private async change (r: GroupRecord, change: { members: SessionId[], admins?: SessionId[] }, options: { rotate: boolean }): Promise<GroupView> {
+    const now = this.init.now()
+    const cur = stateOf(r)
+    const next = signState(nextState(cur, change, now), this.init.identity)
+    const encoded = encodeState(next)
+    const removed = cur.members.filter((m) => !next.members.includes(m))
+    const added = next.members.filter((m) => !cur.members.includes(m))
+    const secret = options.rotate ? new Uint8Array(randomBytes(32)) : currentSecret(r)
+    const own = options.rotate ? newSenderKey(now) : (await this.groups.ownKey(r.id)) ?? newSenderKey(now)
+    const others = next.members.filter((m) => m !== this.self)
+    const items = [
+      ...others.map((peer) => ({ peer, group: encodeStateControl(encoded, secret, options.rotate || added.includes(peer) ? distributionOf(own) : undefined) })),
+      ...removed.map((peer) => ({ peer, group: encodeStateControl(encoded) }))
+    ]
+    let done: GroupRecord = r
+    await this.init.messenger.sendGroupControl(items, async () => {
+      const latest = await this.record(r.id)
+      done = this.withState(latest, next, secret, now)
+      const drop = (await Promise.all(removed.map(async (m) => await this.groups.dropMemberKeysOps(r.id, m)))).flat()
+      return [this.groups.putOp(done), ...this.ownKeyOps(r.id, own), ...drop]
+    })
+    this.subscribeTo(done)
+    return this.changed(done)
+  }
+
+  /** Leaving: a state without us, signed by us (allowed for one's own leave); our keys go. */
+  async leave (id: string): Promise<GroupView> {
+    const r = await this.member(id)
+    const cur = stateOf(r)
+    const now = this.init.now()
+    const rest = cur.members.filter((m) => m !== this.self)
+    let done: GroupRecord = r
+    if (rest.length === 0) {
+      done = { ...r, local: 'left' }
+      await this.init.store.batch([this.groups.putOp(done), this.groups.ownKeyOp(r.id, undefined)])
+    } else {
+      const next = signState(nextState(cur, { members: rest, admins: leaveAdmins(cur, this.self) }, now), this.init.identity)
+      const encoded = encodeState(next)
+      await this.init.messenger.sendGroupControl(rest.map((peer) => ({ peer, group: encodeStateControl(encoded) })), async () => {
+        done = { ...this.withState(await this.record(id), next, undefined, now), local: 'left' }
+        return [this.groups.putOp(done), ...await this.dropAllKeysOps(r.id, cur.members)]
+      })
+    }
+    this.unsubscribe(r.id)
+    return this.changed(done)
+  }
+
+  /** Accepts an invite from someone who is not an accepted contact: our sender key goes out now. */
+  async accept (id: string): Promise<GroupView> {
+    const r = await this.record(id)
+    if (r.local !== 'request') throw new GroupError('ERR_NOT_REQUEST', 'this group is not a request')
+    const own = newSenderKey(this.init.now())
+    const others = stateOf(r).members.filter((m) => m !== this.self)
+    let done: GroupRecord = r
+    await this.init.messenger.sendGroupControl(others.map((peer) => ({ peer, group: encodeKeyControl(id, own) })), async () => {
+      done = { ...await this.record(id), local: 'accepted' }
+      return [this.groups.putOp(done), ...this.ownKeyOps(id, own)]
+    })
+    this.subscribeTo(done)
+    return this.changed(done)
+  }
+
+  async markRead (id: string): Promise<GroupView> {
+    const done = await this.init.messenger.locked(async () => {
+      const r = await this.record(id)
+      const ops: StoreOp[] = []
+      for (const mid of await this.init.messenger.log.idsWith(id as SessionId, 'in', 'received')) {
+        const p = await this.init.messenger.log.prepareState(id as SessionId, mid, 'read', 'in')
+        if (p !== undefined) ops.push(p.op)
+      }
+      const next = { ...r, unread: 0 }
+      await this.init.store.batch([...ops, this.groups.putOp(next)])
+      return next
+    })
+    return this.changed(done)
+  }
+
+  // ---- sending ----
+
+  async send (target: string, text: string): Promise<Message> {
+    if (typeof text !== 'string' || text.length === 0) throw new GroupError('ERR_EMPTY_MESSAGE', 'nothing to send')
+    if (text.length > MAX_TEXT_LENGTH) throw new GroupError('ERR_MESSAGE_TOO_LONG', `a message has at most ${MAX_TEXT_LENGTH} characters`)
+    const r = await this.resolve(target)
+    if (r === undefined) throw new GroupError('ERR_UNKNOWN_GROUP', 'no such group')
+    if (r.local === 'request') throw new GroupError('ERR_GROUP_REQUEST', 'accept the group invite first')
+    if (r.local !== 'accepted') throw new GroupError('ERR_NOT_MEMBER', 'you are no longer a member of this group')
+    const own = await this.groups.ownKey(r.id)
+    if (own === undefined || this.init.now() - own.createdAt > SENDER_KEY_MAX_AGE_MS || own.sent >= SENDER_KEY_MAX_MESSAGES) await this.rotate(r.id)
+    const id = randomBytes(16).toString('hex')
+    const sentAt = this.init.now()
+    const groupId = new Uint8Array(Buffer.from(r.id, 'hex'))
+    const done = await this.init.messenger.locked(async () => {
+      const key = await this.groups.ownKey(r.id)
+      const latest = await this.record(r.id)
+      if (key === undefined || latest.local !== 'accepted') throw new GroupError('ERR_NOT_MEMBER', 'you are no longer a member of this group')
+      const step = nextSendingKey(key)
+      const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'text', id, sentAt, text }))
+      const { message, ops } = await this.init.messenger.log.prepareAppend({ id, peer: r.id as SessionId, direction: 'out', text, sentAt, state: 'sending', group: r.id, from: this.self })
+      const next: GroupRecord = { ...latest, lastMessageAt: sentAt, lastMessage: previewOf(message) }
+      // The chain moves on in the same batch as the message: a key is never used twice (R10).
+      await this.init.store.batch([this.groups.ownKeyOp(r.id, step.next), ...ops, this.groups.putOp(next)])
+      this.init.messenger.log.committed(message)
+      return { message, bytes, record: next }
+    })
+    this.emit({ type: 'message', message: done.message })
+    const fan = await this.fanOut(done.record, done.bytes)
+    this.lastFanOut = fan
+    const state = fan.gossip + fan.direct > 0 ? 'delivered' : fan.mailboxes > 0 ? 'stored' : 'failed'
+    const updated = await this.init.messenger.locked(async () => {
+      const p = await this.init.messenger.log.prepareState(r.id as SessionId, id, state, 'out', state === 'failed' ? { lastError: 'ERR_NO_MAILBOX_PEER' } : {})
+      if (p !== undefined) await this.init.store.batch([p.op])
+      return p?.message
+    })
+    this.changed(done.record)
+    return updated ?? done.message
+  }
+
+  /** Gossip to the topic's mesh; a direct copy to members not seen subscribed; a sealed copy in today's group mailbox. */
+  private async fanOut (r: GroupRecord, bytes: Uint8Array): Promise<FanOut> {
+    const secret = currentSecret(r)
+    if (secret === undefined) return { gossip: 0, direct: 0, mailboxes: 0 }
+    const topic = topicFor(secret)
+    const day = mailboxDay(secret, dayOf(this.init.now()), this.init.now)
+    const members = stateOf(r).members.filter((m) => m !== this.self)
+    const gossip = this.init.net.publish(topic, bytes)
+    const mailbox = this.init.net.put(day.mailbox, sealForMailbox(day.envelopeKey, bytes)).catch(() => 0)
+    const subscribed = this.init.net.subscribers(topic)
+    const direct = Promise.all(members.map(async (m) => {
+      const peer = await this.init.net.peerIdOf(m)
+      if (peer !== undefined && subscribed.has(peer)) return false
+      return await this.init.net.deliverDirect(m, bytes).catch(() => false)
+    }))
+    const [g, d, mb] = await Promise.all([gossip, direct, mailbox])
+    return { gossip: g.length, direct: d.filter(Boolean).length, mailboxes: mb }
+  }
+
+  /** A new sender key of ours, sent pairwise to the other members and stored in the same batch. */
+  async rotate (id: string): Promise<void> {
+    const r = await this.member(id)
+    const own = newSenderKey(this.init.now())
+    const others = stateOf(r).members.filter((m) => m !== this.self)
+    await this.init.messenger.sendGroupControl(others.map((peer) => ({ peer, group: encodeKeyControl(id, own) })), async () => this.ownKeyOps(id, own))
+  }
+
+  // ---- receiving ----
+
+  /**
+   * A control payload inside a 1:1 session from `from` (authenticated by the ratchet), within
+   * the messenger's commit: returns the writes and what to do after they landed.
+   */
+  async applyControl (from: SessionId, body: Record<string, unknown>): Promise<{ ops: StoreOp[], after?: () => void }> {
+    const control = decodeControl(body)
+    if (control.op === 'sender-key') return await this.applyKey(from, control.group, control.senderKey)
+    return await this.applyState(from, control.state, control.secret, control.senderKey)
+  }
+
+  private async applyKey (from: SessionId, groupId: string, d: SenderKeyDistribution): Promise<{ ops: StoreOp[], after?: () => void }> {
+    const r = await this.groups.get(groupId)
+    if (r === undefined) {
+      // It came before the invite (another member's 1:1 message was faster): kept aside, bounded.
+      const early = ((await getJson<EarlyKey[]>(this.init.store, EARLY_KEYS)) ?? []).filter((e) => !(e.group === groupId && e.from === from))
+      early.push({ group: groupId, from, key: encodeKeyControl(groupId, d), at: this.init.now() })
+      return { ops: [{ type: 'put', key: EARLY_KEYS, value: jsonValue(early.slice(-MAX_EARLY_KEYS)) }] }
+    }
+    if ((r.local !== 'accepted' && r.local !== 'request') || !stateOf(r).members.includes(from) || from === this.self) {
+      this.init.logger.info('refused a sender key', { code: 'ERR_NOT_MEMBER' })
+      return { ops: [] }
+    }
+    return { ops: await this.groups.memberKeyOps(groupId, from, fromDistribution(d, this.init.now())), after: () => { void this.retryPending(groupId) } }
+  }
+
+  private async applyState (from: SessionId, s: GroupState, secret: Uint8Array | undefined, d: SenderKeyDistribution | undefined): Promise<{ ops: StoreOp[], after?: () => void }> {
+    const now = this.init.now()
+    const r = await this.groups.get(s.id)
+    const keyOps = async (): Promise<StoreOp[]> => d !== undefined && s.members.includes(from) && from !== this.self ? await this.groups.memberKeyOps(s.id, from, fromDistribution(d, now)) : []
+    if (r === undefined) {
+      // An invite: from its author, an admin, naming us.
+      if (from !== s.author || !s.admins.includes(from) || !s.members.includes(this.self)) return { ops: [] }
+      if ((await this.groups.list()).length >= MAX_GROUPS) return { ops: [] }
+      const contact = await this.init.messenger.contacts.get(from)
+      if (contact?.state === 'blocked') return { ops: [] }
+      const record: GroupRecord = {
+        id: s.id, state: encodeStateB64(s), history: [], secrets: secret === undefined ? [] : [{ stateHash: stateHash(s), secret: b64(secret), since: now }],
+        local: contact?.state === 'accepted' ? 'accepted' : 'request', unread: 0, joinedAt: now
+      }
+      const early = (await getJson<EarlyKey[]>(this.init.store, EARLY_KEYS)) ?? []
+      const mine = early.filter((e) => e.group === s.id && s.members.includes(e.from) && e.from !== from)
+      const ops: StoreOp[] = [this.groups.putOp(record), ...await keyOps()]
+      for (const e of mine) ops.push(...await this.groups.memberKeyOps(s.id, e.from, fromDistribution(decodeControl(e.key).senderKey as SenderKeyDistribution, now)))
+      if (mine.length > 0) ops.push({ type: 'put', key: EARLY_KEYS, value: jsonValue(early.filter((e) => e.group !== s.id)) })
+      return {
+        ops,
+        after: () => {
+          this.subscribeTo(record)
+          this.changed(record)
+          if (record.local === 'accepted') void this.rotate(s.id).catch(() => {})
+          void this.retryPending(s.id)
+        }
+      }
+    }
+    if (r.local === 'removed' || r.local === 'left') return { ops: [] }
+    const cur = stateOf(r)
+    const hash = stateHash(s)
+    if (hash === stateHash(cur)) {
+      // The same state again (say, with the secret or a key this time).
+      const next = secret === undefined || r.secrets.some((x) => x.stateHash === hash) ? r : { ...r, secrets: [...r.secrets, { stateHash: hash, secret: b64(secret), since: now }] }
+      return { ops: [...(next === r ? [] : [this.groups.putOp(next)]), ...await keyOps()], after: () => { void this.retryPending(s.id) } }
+    }
+    const base = this.stateByHash(r, s.parent) ?? cur
+    if (!authorised(s, base)) {
+      // G2: a change by someone who was not an admin of the state it was made from.
+      this.init.logger.info('refused a group change', { code: 'ERR_GROUP_NOT_ADMIN' })
+      return { ops: [] }
+    }
+    if (!wins(s, cur)) {
+      // A concurrent change that lost (G5): kept as history, so changes made from it can be checked.
+      const next = { ...r, history: [...r.history, encodeStateB64(s)].slice(-MAX_STATE_HISTORY) }
+      return { ops: [this.groups.putOp(next)] }
+    }
+    let next = this.withState(r, s, secret, now)
+    const removed = cur.members.filter((m) => !s.members.includes(m))
+    const added = s.members.filter((m) => !cur.members.includes(m))
+    const ops: StoreOp[] = []
+    if (!s.members.includes(this.self)) {
+      next = { ...next, local: s.author === this.self ? 'left' : 'removed' }
+      ops.push(this.groups.putOp(next), ...await this.dropAllKeysOps(s.id, cur.members))
+      return { ops, after: () => { this.unsubscribe(s.id); this.changed(next) } }
+    }
+    for (const m of removed) ops.push(...await this.groups.dropMemberKeysOps(s.id, m))
+    ops.push(this.groups.putOp(next), ...await keyOps())
+    const lost = cur.author === this.self && cur.version === s.version ? this.ourChange(r, cur) : undefined
+    const rekey = !s.members.includes(s.author) && s.admins[0] === this.self
+    const final = next
+    return {
+      ops,
+      after: () => {
+        this.subscribeTo(final)
+        this.changed(final)
+        if (final.local !== 'accepted') return
+        void (async () => {
+          // A removal or leave: every remaining member rotates; the author sent its new key with the state.
+          if (removed.length > 0 && from !== this.self && s.author !== this.self) await this.rotate(s.id)
+          else if (added.length > 0) await this.sendKeyTo(s.id, added)
+          // A member left: it could not hand the others a secret it must not know, so the first admin picks one.
+          if (rekey) await this.rekey(s.id)
+          // Our concurrent change lost to this one: make it again on top of the winner (G5).
+          if (lost?.remove !== undefined && s.members.includes(lost.remove)) await this.removeMember(s.id, lost.remove)
+          if (lost?.add !== undefined && !s.members.includes(lost.add)) await this.addMember(s.id, lost.add)
+          await this.retryPending(s.id)
+        })().catch((err) => { this.init.logger.info('group follow-up failed', { code: (err as GroupError).code ?? 'ERR' }) })
+      }
+    }
+  }
+
+  /** What our own state `cur` changed from its parent: one removal or addition. */
+  private ourChange (r: GroupRecord, cur: GroupState): { remove?: SessionId, add?: SessionId } | undefined {
+    const parent = this.stateByHash(r, cur.parent)
+    if (parent === undefined) return undefined
+    const remove = parent.members.find((m) => !cur.members.includes(m) && m !== this.self)
+    const add = cur.members.find((m) => !parent.members.includes(m))
+    return { ...(remove === undefined ? {} : { remove }), ...(add === undefined ? {} : { add }) }
+  }
+
+  /** A new state with the same members and a new secret (after a leave). */
+  private async rekey (id: string): Promise<void> {
+    const r = await this.member(id)
+    const cur = stateOf(r)
+    await this.change(r, { members: cur.members, admins: cur.admins }, { rotate: true })
+  }
+
+  private async sendKeyTo (id: string, peers: SessionId[]): Promise<void> {
+    const own = await this.groups.ownKey(id)
+    if (own === undefined) return
+    await this.init.messenger.sendGroupControl(peers.filter((p) => p !== this.self).map((peer) => ({ peer, group: encodeKeyControl(id, own) })), async () => [])
+  }
+
+  /**
+   * A group message (gossip, a direct copy, or opened from a group mailbox). Checked in this
+   * order, each refusal leaving nothing changed: version and shape; the sender key is known
+   * (else kept aside until it comes); its owner is a member of the group now (G3); the
+   * signature is that key's (G3); the iteration is unused (G4); it decrypts.
+   */
+  async receive (bytes: Uint8Array, groupHint?: string): Promise<GroupVerdict> {
+    let header
+    try { header = peekGroupMessage(bytes) } catch { return 'rejected' }
+    const owner = await this.groups.keyOwner(header.keyId)
+    if (owner === undefined) return await this.keepPending(groupHint ?? UNKNOWN, bytes)
+    if (owner.member === this.self) return 'duplicate'
+    const r = await this.groups.get(owner.group)
+    if (r === undefined || (r.local !== 'accepted' && r.local !== 'request')) return 'rejected'
+    if (!stateOf(r).members.includes(owner.member)) return 'rejected'
+    const groupId = new Uint8Array(Buffer.from(owner.group, 'hex'))
+    const keys = await this.groups.memberKeys(owner.group, owner.member)
+    const stored = keys === undefined ? undefined : [keys.current, ...keys.old].find((k) => k.keyId === header.keyId)
+    if (stored === undefined || !verifyGroupMessage(groupId, loadSenderKey(stored).signingPublic, bytes)) {
+      this.init.logger.info('refused a group message', { code: 'ERR_GROUP_SIGNATURE' })
+      return 'rejected'
+    }
+    try {
+      const done = await this.init.messenger.locked(async () => {
+        const fresh = await this.groups.memberKeys(owner.group, owner.member)
+        const k = fresh === undefined ? undefined : [fresh.current, ...fresh.old].find((x) => x.keyId === header.keyId)
+        if (fresh === undefined || k === undefined) throw new GroupError('ERR_GROUP_KEY', 'the sender key went away')
+        const step = receivingKey(loadSenderKey(k), header.iteration)
+        const payload = decodePayload(decryptGroupMessage(groupId, step.seed, bytes))
+        if (payload.t !== 'text') throw new GroupError('ERR_PAYLOAD', 'a group message carries a text')
+        const keyOp = this.groups.updatedKeyOp(owner.group, owner.member, fresh, step.next)
+        const log = this.init.messenger.log
+        if (await log.known(owner.group as SessionId, payload.id)) {
+          await this.init.store.batch([keyOp])
+          return undefined
+        }
+        const latest = await this.record(owner.group)
+        const now = this.init.now()
+        const { message, ops } = await log.prepareAppend({ id: payload.id, peer: owner.group as SessionId, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', group: owner.group, from: owner.member })
+        const next: GroupRecord = { ...latest, unread: latest.unread + 1, lastMessageAt: now, lastMessage: previewOf(message) }
+        await this.init.store.batch([keyOp, ...ops, this.groups.putOp(next)])
+        log.committed(message)
+        return { message, record: next }
+      })
+      if (done === undefined) return 'duplicate'
+      this.emit({ type: 'message', message: done.message })
+      this.changed(done.record)
+      return 'accepted'
+    } catch (err) {
+      const code = (err as GroupError).code
+      if (code === 'ERR_GROUP_DUPLICATE') return 'duplicate'
+      this.init.logger.info('refused a group message', { code: code ?? 'ERR_INTERNAL' })
+      return 'rejected'
+    }
+  }
+
+  private async keepPending (bucket: string, bytes: Uint8Array): Promise<GroupVerdict> {
+    await this.init.messenger.locked(async () => {
+      const now = this.init.now()
+      const list = (await this.groups.pending(bucket)).filter((p) => now - p.at < PENDING_MAX_AGE_MS)
+      const encoded = b64(bytes)
+      if (list.some((p) => p.bytes === encoded)) return
+      list.push({ bytes: encoded, at: now })
+      await this.init.store.batch([this.groups.pendingOp(bucket, list.slice(-MAX_PENDING_PER_GROUP))])
+    })
+    return 'pending'
+  }
+
+  /** Messages kept aside for a group (and those whose group was unknown) are tried again. */
+  private async retryPending (id: string): Promise<void> {
+    for (const bucket of [id, UNKNOWN]) {
+      const list = await this.groups.pending(bucket)
+      if (list.length === 0) continue
+      await this.init.store.batch([this.groups.pendingOp(bucket, [])])
+      const still: PendingMessage[] = []
+      for (const p of list) {
+        const bytes = new Uint8Array(Buffer.from(p.bytes, 'base64'))
+        const header = peekGroupMessage(bytes)
+        if (await this.groups.keyOwner(header.keyId) === undefined) { still.push(p); continue }
+        await this.receive(bytes, bucket === UNKNOWN ? undefined : bucket)
+      }
+      if (still.length > 0) {
+        await this.init.messenger.locked(async () => {
+          const now = await this.groups.pending(bucket)
+          await this.init.store.batch([this.groups.pendingOp(bucket, [...still, ...now])])
+        })
+      }
+    }
+  }
+
+  // ---- group mailboxes ----
+
+  /**
+   * Reads the group mailboxes of every day since the last collection (at most the 14 days
+   * copies are held), under every secret the group had then; opens the copies in the order
+   * the holders stored them (their expiry), so a member back after days gets every message
+   * in order, once (G6: duplicates stop at the sender chain and at the message id).
+   */
+  async collect (): Promise<void> {
+    if (this.collecting !== undefined) { await this.collecting; return }
+    this.collecting = (async () => {
+      for (const r of await this.groups.list()) {
+        if (r.local !== 'accepted' && r.local !== 'request') continue
+        await this.collectGroup(r).catch((err) => { this.init.logger.debug('group mailbox collection failed', { code: (err as GroupError).code ?? 'ERR' }) })
+      }
+    })().finally(() => { this.collecting = undefined })
+    await this.collecting
+  }
+
+  private async collectGroup (r: GroupRecord): Promise<void> {
+    const now = this.init.now()
+    const today = dayOf(now)
+    const oldest = dayOf(now - GROUP_MAILBOX_TTL_MS)
+    const from = Math.max(oldest, (r.collectedDay ?? dayOf(r.joinedAt)) - 1)
+    const copies: Array<{ expiresAt: number, message: Uint8Array }> = []
+    await Promise.all(r.secrets.map(async (s, i) => {
+      const until = i + 1 < r.secrets.length ? dayOf(r.secrets[i + 1].since) + 1 : today
+      const secret = new Uint8Array(Buffer.from(s.secret, 'base64'))
+      for (let day = Math.max(from, dayOf(s.since) - 1); day <= Math.min(until, today); day++) {
+        const box = mailboxDay(secret, day, this.init.now)
+        for (const held of await this.init.net.fetchAll(box.mailbox, box.sign)) {
+          try { copies.push({ expiresAt: held.expiresAt, message: openFromMailbox(box.envelopeKey, held.envelope) }) } catch { /* junk in the mailbox */ }
+        }
+      }
+    }))
+    copies.sort((a, b) => a.expiresAt - b.expiresAt)
+    for (const c of copies) {
+      if (c.message[0] !== GROUP_MESSAGE_VERSION) continue
+      await this.receive(c.message, r.id)
+    }
+    await this.init.messenger.locked(async () => {
+      const latest = await this.groups.get(r.id)
+      if (latest !== undefined) await this.init.store.batch([this.groups.putOp({ ...latest, collectedDay: today })])
+    })
+  }
+
+  // ---- helpers ----
+
+  private withState (r: GroupRecord, s: GroupState, secret: Uint8Array | undefined, now: number): GroupRecord {
+    const secrets = secret === undefined ? r.secrets : [...r.secrets, { stateHash: stateHash(s), secret: b64(secret), since: now }]
+    const keep = secrets.filter((x, i) => i === secrets.length - 1 || now - x.since < GROUP_SECRET_RETENTION_MS + DAY_MS)
+    return { ...r, state: encodeStateB64(s), history: [...r.history, r.state].slice(-MAX_STATE_HISTORY), secrets: keep }
+  }
+
+  private stateByHash (r: GroupRecord, hash: string): GroupState | undefined {
+    if (hash === '') return undefined
+    for (const h of [r.state, ...r.history]) {
+      const s = decodeState(new Uint8Array(Buffer.from(h, 'base64')))
+      if (stateHash(s) === hash) return s
+    }
+    return undefined
+  }
+
+  private ownKeyOps (id: string, key: SenderKey): StoreOp[] {
+    return [this.groups.ownKeyOp(id, key), { type: 'put', key: ['group-key-index', key.keyId], value: jsonValue({ group: id, member: this.self }) }]
+  }
+
+  private async dropAllKeysOps (id: string, members: SessionId[]): Promise<StoreOp[]> {
+    const own = await this.groups.ownKey(id)
+    const ops: StoreOp[] = [this.groups.ownKeyOp(id, undefined), ...(own === undefined ? [] : [{ type: 'del', key: ['group-key-index', own.keyId] } as StoreOp])]
+    for (const m of members) ops.push(...await this.groups.dropMemberKeysOps(id, m))
+    return ops
+  }
+
+  private async member (id: string): Promise<GroupRecord> {
+    const r = await this.record(id)
+    if (r.local === 'request') throw new GroupError('ERR_GROUP_REQUEST', 'accept the group invite first')
+    if (r.local !== 'accepted') throw new GroupError('ERR_NOT_MEMBER', 'you are no longer a member of this group')
+    return r
+  }
+
+  private requireAdmin (s: GroupState): void {
+    if (!s.admins.includes(this.self)) throw new GroupError('ERR_GROUP_NOT_ADMIN', 'only an admin can change who is in the group')
+  }
+
+  private memberId (raw: unknown): SessionId {
+    if (typeof raw !== 'string') throw new GroupError('ERR_BAD_REQUEST', 'a member is a Session ID')
+    const id = parseSessionId(raw)
+    if (id === this.self) throw new GroupError('ERR_SELF', 'you are in your groups already')
+    return id
+  }
+
+  private subscribeTo (r: GroupRecord): void {
+    if (r.local !== 'accepted' && r.local !== 'request') return
+    const secret = currentSecret(r)
+    if (secret === undefined) return
+    const topic = topicFor(secret)
+    const old = this.topics.get(r.id)
+    if (old === topic) return
+    if (old !== undefined) this.init.net.unsubscribe(old)
+    this.topics.set(r.id, topic)
+    this.init.net.subscribe(topic, (data) => { void this.receive(data, r.id) })
+  }
+
+  private unsubscribe (id: string): void {
+    const topic = this.topics.get(id)
+    if (topic !== undefined) this.init.net.unsubscribe(topic)
+    this.topics.delete(id)
+  }
+
+  private changed (r: GroupRecord): GroupView {
+    const v = this.view(r)
+    this.emit({ type: 'group', group: v })
+    return v
+  }
+
+  private emit (e: GroupEvent): void {
+    try { this.init.onEvent(e) } catch { /* a listener's failure is not ours */ }
+  }
+}
