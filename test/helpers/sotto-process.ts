@@ -19,6 +19,8 @@ export interface StartOptions {
   passphrase?: string
   /** Adds --locked: the node starts with the account closed; unlock from the web UI. */
   locked?: boolean
+  /** The API / web UI port; default 0 (a free one). A restart on the same port keeps the browser's origin, as for a user on the default port. */
+  apiPort?: number
   /** More arguments after the standard ones. */
   extraArgs?: string[]
   /** How long to wait for the printed link. */
@@ -66,7 +68,7 @@ async function terminate (child: ChildProcess, timeoutMs: number): Promise<numbe
 }
 
 export async function startSotto (options: StartOptions): Promise<SottoProcess> {
-  const args = [SOTTO_BIN, 'start', '--data-dir', options.dataDir, '--api-port', '0', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
+  const args = [SOTTO_BIN, 'start', '--data-dir', options.dataDir, '--api-port', String(options.apiPort ?? 0), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
   for (const b of options.bootstrap ?? []) args.push('--bootstrap', b)
   if (options.locked === true) args.push('--locked')
   args.push(...(options.extraArgs ?? []))

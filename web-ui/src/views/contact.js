@@ -7,26 +7,25 @@ import { attempt } from '../api.js'
 import { Avatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { ErrorText, Field } from '../components/field.js'
+import { useEditable } from '../editable.js'
 import { html } from '../html.js'
 import { MAX_NAME } from '../limits.js'
 import { Qr } from '../qr.js'
 import { nameOf } from '../store.js'
 
 export function ContactView ({ contact }) {
-  const [name, setName] = useState(contact.name ?? '')
+  const field = useEditable(contact.name ?? '')
+  const name = field.value
   const [error, setError] = useState('')
   const [saved, setSaved] = useState('')
   const [verifying, setVerifying] = useState(false)
   const [deleting, setDeleting] = useState(false)
-  // Another tab or the CLI may rename them: follow it unless a change is being typed.
-  const [typed, setTyped] = useState(false)
-  useEffect(() => { if (!typed) setName(contact.name ?? '') }, [contact.name])
   const rename = async (e) => {
     e.preventDefault()
     setError('')
     try {
       await updateContact(contact.sessionId, { name: name.trim() })
-      setTyped(false)
+      field.saved()
       setSaved(name.trim() === '' ? 'Your name for them is cleared.' : 'Saved.')
     } catch (err) {
       if (!err.handled) setError(err.message)
@@ -53,7 +52,7 @@ export function ContactView ({ contact }) {
       <form class="group" onSubmit=${rename} noValidate>
         <h3>Your name for them</h3>
         <${Field} id=${IDS.renameInput} label="Name (only you see it; empty shows the name they share)" value=${name} limit=${MAX_NAME}
-          onInput=${(v) => { setName(v); setTyped(true); setSaved('') }} autocomplete="off" error=${error} errorId=${IDS.renameError} />
+          onInput=${(v) => { field.edit(v); setSaved('') }} autocomplete="off" error=${error} errorId=${IDS.renameError} />
         <div class="row"><button class="primary" id=${IDS.renameButton} type="submit">Save name</button>${saved && html`<span class="note" role="none">${saved}</span>`}</div>
       </form>
 

@@ -7,6 +7,7 @@ import { changePassphrase, closePane, loadSettings, lock, recoveryPhrase, savePr
 import { attempt } from '../api.js'
 import { ErrorText, Field } from '../components/field.js'
 import { formatNumber, plural } from '../format.js'
+import { useEditable } from '../editable.js'
 import { html } from '../html.js'
 import { MAX_NAME, MIN_PASSPHRASE } from '../limits.js'
 import { has, profile, readLocal, settings, status, theme, writeLocal } from '../store.js'
@@ -36,17 +37,16 @@ export function Settings () {
 
 function ProfileSection () {
   const current = profile.value?.displayName ?? ''
-  const [name, setName] = useState(current)
-  const [typed, setTyped] = useState(false)
+  const field = useEditable(current)
+  const name = field.value
   const [note, setNote] = useState('')
   const [error, setError] = useState('')
-  useEffect(() => { if (!typed) setName(current) }, [current])
   const submit = async (e) => {
     e.preventDefault()
     setError('')
     try {
       await saveProfile(name.trim() === '' ? null : name.trim())
-      setTyped(false)
+      field.saved()
       setNote('Saved. Your contacts see it with your next message.')
     } catch (err) {
       if (!err.handled) setError(err.message)
@@ -55,7 +55,7 @@ function ProfileSection () {
   return html`<form class="group" onSubmit=${submit} noValidate>
     <h3>Your profile</h3>
     <${Field} id=${IDS.profileName} label="Display name (shared with your contacts, inside the encryption)" value=${name} limit=${MAX_NAME}
-      onInput=${(v) => { setName(v); setTyped(true); setNote('') }} autocomplete="nickname" error=${error} />
+      onInput=${(v) => { field.edit(v); setNote('') }} autocomplete="nickname" error=${error} />
     <div class="row"><button class="primary" id=${IDS.saveProfile} type="submit">Save name</button>${note && html`<span class="note" id=${IDS.profileNote}>${note}</span>`}</div>
   </form>`
 }
