@@ -95,4 +95,29 @@ export declare const IDS: {
   readonly networkStatus: string
   readonly bootstrapList: string
   readonly saveNetwork: string
+  readonly newGroupButton: string
+  readonly newGroupDialog: string
+  readonly newGroupName: string
+  readonly memberSearch: string
+  readonly memberPicker: string
+  readonly newGroupCreate: string
+  readonly newGroupError: string
+  readonly groupView: string
+  readonly groupTitle: string
+  readonly groupMembersButton: string
+  readonly groupBanner: string
+  readonly groupRequestBar: string
+  readonly acceptGroup: string
+  readonly deleteGroupRequest: string
+  readonly groupInfo: string
+  readonly groupMembers: string
+  readonly addMemberButton: string
+  readonly addMemberDialog: string
+  readonly addMemberConfirm: string
+  readonly addMemberError: string
+  readonly removeMemberDialog: string
+  readonly confirmRemoveMember: string
+  readonly leaveGroupButton: string
+  readonly leaveGroupDialog: string
+  readonly confirmLeaveGroup: string
 }

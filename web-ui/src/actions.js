@@ -4,8 +4,8 @@
 import { api } from './api.js'
 import { closeEvents, openEvents } from './events.js'
 import {
-  contacts, conversation, currentPeer, dropContact, later, markDeleted, newPhrase, pane, profile, putContact, putMessage,
-  screen, searchResults, settings, status, theme, visible, writeLocal
+  contacts, conversation, currentPeer, dropContact, dropGroup, groups, has, later, markDeleted, newPhrase, pane, profile, putContact, putGroup,
+  putMessage, screen, searchResults, settings, status, theme, visible, writeLocal
 } from './store.js'
 
 /** Screens the user is in the middle of: a reconnect or a status event must not leave them. */
@@ -29,6 +29,7 @@ export async function refreshAll () {
 export function showLocked () {
   screen.value = 'unlock'
   contacts.value = new Map()
+  groups.value = new Map()
   conversation.value = { peer: null, messages: [], loaded: false }
   searchResults.value = null
   settings.value = null
@@ -42,13 +43,16 @@ export function signedOut () {
 }
 
 export async function loadMain () {
-  const [s, list] = await Promise.all([api('GET', '/api/status'), api('GET', '/api/contacts')])
+  const [s, list, groupList] = await Promise.all([api('GET', '/api/status'), api('GET', '/api/contacts'), fetchGroups()])
   status.value = s
   contacts.value = new Map(list.contacts.map((c) => [c.sessionId, c]))
+  if (groupList !== undefined) setGroups(groupList)
   screen.value = 'main'
   const p = pane.value
   if ((p?.kind === 'chat' || p?.kind === 'contact') && !contacts.value.has(p.peer)) pane.value = null
+  if ((p?.kind === 'group' || p?.kind === 'group-info') && !groups.value.has(p.peer)) pane.value = null
   if (pane.value?.kind === 'chat') await loadConversation(pane.value.peer)
+  if (pane.value?.kind === 'group') await loadGroupConversation(pane.value.peer)
   void loadProfile()
 }
 
@@ -135,6 +139,7 @@ export function openChat (peer) {
 }
 
 export function openContact (peer) { pane.value = { kind: 'contact', peer } }
+export function openGroupInfo (id) { pane.value = { kind: 'group-info', peer: id } }
 export function openSettings () { pane.value = { kind: 'settings' } }
 export function closePane () { pane.value = null }
 
@@ -192,6 +197,135 @@ export async function resend (peer, id) {
 export async function search (q) {
   const answer = await api('GET', `/api/search?q=${encodeURIComponent(q)}`, undefined, { feature: 'search' })
   return { contacts: answer.contacts ?? [], messages: answer.messages ?? [] }
+}
+
+// ------------------------------------------------------------------ groups
+/** Reads the groups (a node without groups answers 404: the feature hides). */
+export async function loadGroups () {
+  const list = await fetchGroups()
+  if (list !== undefined) setGroups(list)
+}
+
+async function fetchGroups () {
+  try {
+    return (await api('GET', '/api/groups', undefined, { feature: 'groups' })).groups
+  } catch (err) {
+    if (err instanceof Error && err.status === 404) return undefined
+    throw err
+  }
+}
+
+function setGroups (list) {
+  const old = groups.value
+  const next = new Map()
+  for (const g of list) {
+    const before = old.get(g.id)
+    next.set(g.id, { ...g, seenAt: before?.seenAt ?? Date.now(), lastFrom: before?.lastMessage?.id === g.lastMessage?.id ? before?.lastFrom : undefined })
+  }
+  groups.value = next
+  void fillLastSenders()
+}
+
+/**
+ * The list says "Bob: hi": a group's lastMessage does not name its author, so the last message
+ * of each group whose last word came from someone else is read once (the event stream keeps
+ * it current after that).
+ */
+async function fillLastSenders () {
+  for (const g of groups.value.values()) {
+    if (g.lastMessage === undefined || g.lastMessage.direction !== 'in' || g.lastFrom !== undefined || g.lastMessage.from !== undefined) continue
+    try {
+      const { messages } = await api('GET', `/api/groups/${g.id}/messages?limit=1`)
+      const m = messages[messages.length - 1]
+      const now = groups.value.get(g.id)
+      if (m !== undefined && now !== undefined && now.lastMessage?.id === m.id) putGroup({ ...now, lastFrom: m.from })
+    } catch { /* the preview goes without the name */ }
+  }
+}
+
+export function openGroup (id) {
+  pane.value = { kind: 'group', peer: id }
+  if (conversation.value.peer !== id) void loadGroupConversation(id).catch(() => {})
+  else void markGroupRead(id)
+}
+
+export async function loadGroupConversation (id) {
+  if (conversation.value.peer !== id) conversation.value = { peer: id, messages: [], loaded: false }
+  const { messages } = await api('GET', `/api/groups/${id}/messages?limit=200`)
+  if (conversation.value.peer !== id) return
+  const byId = new Map(conversation.value.messages.map((m) => [m.id, m]))
+  conversation.value = { peer: id, messages: messages.map((m) => byId.has(m.id) ? { ...m, ...byId.get(m.id), state: later(m.state, byId.get(m.id).state) } : m), loaded: true }
+  for (const m of byId.values()) if (!messages.some((x) => x.id === m.id)) putMessage(m)
+  await markGroupRead(id)
+}
+
+export async function markGroupRead (id) {
+  if (!visible.value || pane.value?.kind !== 'group' || pane.value.peer !== id) return
+  const g = groups.value.get(id)
+  if (g === undefined || g.state === 'request') return
+  const unreadHere = conversation.value.peer === id && conversation.value.messages.some((m) => m.direction === 'in' && m.state === 'received')
+  if ((g.unread ?? 0) === 0 && !unreadHere) return
+  try {
+    const { group } = await api('POST', `/api/groups/${id}/read`)
+    putGroup({ ...group, unread: 0 })
+  } catch { /* the badge stays; the next open tries again */ }
+}
+
+export async function createGroup (name, members) {
+  const { group } = await api('POST', '/api/groups', { name, members }, { feature: 'groups' })
+  putGroup(group)
+  openGroup(group.id)
+  return group
+}
+
+export async function sendGroupMessage (id, text) {
+  const { message } = await api('POST', `/api/groups/${id}/messages`, { text })
+  putMessage(message)
+  const g = groups.value.get(id)
+  if (g !== undefined && (g.lastMessage?.sentAt ?? 0) <= message.sentAt) {
+    putGroup({ ...g, lastMessage: { id: message.id, text: message.text, direction: 'out', sentAt: message.sentAt, state: message.state }, lastMessageAt: message.sentAt, lastFrom: message.from })
+  }
+  return message
+}
+
+async function changeGroup (method, path, body) {
+  const { group } = await api(method, path, body)
+  putGroup(group)
+  return group
+}
+
+export async function addGroupMember (id, sessionId) { return await changeGroup('POST', `/api/groups/${id}/members`, { sessionId }) }
+export async function removeGroupMember (id, sessionId) { return await changeGroup('DELETE', `/api/groups/${id}/members/${sessionId}`) }
+export async function leaveGroup (id) { return await changeGroup('POST', `/api/groups/${id}/leave`) }
+
+export async function acceptGroup (id) {
+  await changeGroup('POST', `/api/groups/${id}/accept`)
+  openGroup(id)
+}
+
+/** Deletes a group invite (or a group one has left) from this node, when the node can. */
+export async function deleteGroup (id) {
+  await api('DELETE', `/api/groups/${id}`, undefined, { feature: 'delete-group' })
+  groupGone(id)
+}
+
+export function groupGone (id) {
+  dropGroup(id)
+  if (pane.value?.peer === id) pane.value = null
+  if (conversation.value.peer === id) conversation.value = { peer: null, messages: [], loaded: false }
+}
+
+export function canDeleteGroup () { return has('delete-group') }
+
+let deleteProbed = false
+/**
+ * Whether the node can delete a group invite: asked once, with an id no group has, so nothing
+ * is deleted (a node with the route answers 400; one without, 404 and the button hides).
+ */
+export async function probeDeleteGroup () {
+  if (deleteProbed) return
+  deleteProbed = true
+  await api('DELETE', '/api/groups/-', undefined, { feature: 'delete-group' }).catch(() => {})
 }
 
 // ------------------------------------------------------------------ settings

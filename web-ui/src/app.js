@@ -3,10 +3,12 @@
 import { useEffect } from 'preact/hooks'
 import { IDS } from '../ids.js'
 import { html } from './html.js'
-import { announcement, connection, currentContact, pane, screen, toast } from './store.js'
+import { announcement, connection, currentContact, currentGroup, pane, screen, toast } from './store.js'
 import { ChatList } from './views/chat-list.js'
 import { ContactView } from './views/contact.js'
 import { Conversation } from './views/conversation.js'
+import { GroupConversation } from './views/group.js'
+import { GroupInfo } from './views/group-info.js'
 import { Settings } from './views/settings.js'
 import { Loading, SignedOut, Unlock } from './views/unlock.js'
 import { ConfirmPhrase, Create, Restore, ShowPhrase, Welcome } from './views/welcome.js'
@@ -38,10 +40,13 @@ export function App () {
 function Main () {
   const p = pane.value
   const contact = currentContact.value
+  const group = currentGroup.value
   let right
   if (p?.kind === 'settings') right = html`<${Settings} />`
   else if (p?.kind === 'contact' && contact !== null) right = html`<${ContactView} key=${contact.sessionId} contact=${contact} />`
   else if (p?.kind === 'chat' && contact !== null) right = html`<${Conversation} key=${contact.sessionId} contact=${contact} />`
+  else if (p?.kind === 'group' && group !== null) right = html`<${GroupConversation} key=${group.id} group=${group} />`
+  else if (p?.kind === 'group-info' && group !== null) right = html`<${GroupInfo} key=${group.id} group=${group} />`
   else right = html`<section class="pane empty-pane"><p class="placeholder">Choose a conversation, or add a contact to start one.</p></section>`
   return html`<div class=${`layout${right !== undefined && p !== null ? ' open' : ''}`} id=${IDS.app}>
     <${ChatList} />

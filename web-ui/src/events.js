@@ -2,10 +2,10 @@
 // the views that show that piece redraw. A dropped stream means the node is away: api.js shows
 // the banner and polls; when the node answers, the app reloads what it missed.
 import { api, nodeAway } from './api.js'
-import { announcement, contacts, conversation, markDeleted, nameOf, pane, putContact, putMessage, readLocal, screen, settings, status, visible } from './store.js'
+import { announcement, contacts, conversation, groups, markDeleted, memberName, nameOf, pane, putContact, putGroup, putMessage, readLocal, screen, settings, status, visible } from './store.js'
 
 let source = null
-let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, contactRemoved: () => {} }
+let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, markGroupRead: () => {}, contactRemoved: () => {} }
 
 export function setEventHandlers (h) { handlers = { ...handlers, ...h } }
 
@@ -23,6 +23,7 @@ export function openEvents () {
   on('contact', onContact)
   on('contact-removed', ({ sessionId }) => handlers.contactRemoved(sessionId))
   on('message-deleted', ({ peer, id }) => markDeleted(peer, id))
+  on('group', onGroup)
   on('status', onStatus)
   on('locked', () => handlers.locked())
   es.onerror = () => {
@@ -44,6 +45,7 @@ function preview (m) {
 }
 
 function onMessage (m) {
+  if (typeof m.group === 'string') { onGroupMessage(m); return }
   const c = contacts.value.get(m.peer)
   if (c !== undefined && (c.lastMessage === undefined || (c.lastMessage.sentAt ?? 0) <= m.sentAt)) putContact({ ...c, lastMessage: preview(m) })
   if (conversation.value.peer === m.peer) putMessage(m)
@@ -54,6 +56,28 @@ function onMessage (m) {
   // The live region says only this: a new message, from whom, and its start.
   announcement.value = `New message from ${name}: ${m.text.slice(0, 140)}`
   notify(name, open)
+}
+
+/** A group message: the group's preview (with who wrote it), the open view, the live region. */
+function onGroupMessage (m) {
+  const g = groups.value.get(m.group)
+  if (g !== undefined && (g.lastMessage === undefined || (g.lastMessage.sentAt ?? 0) <= m.sentAt)) {
+    // The unread count comes with the `group` event that follows.
+    putGroup({ ...g, lastMessage: preview(m), lastMessageAt: m.sentAt, lastFrom: m.from })
+  }
+  if (conversation.value.peer === m.group) putMessage(m)
+  if (m.direction !== 'in') return
+  const open = pane.value?.kind === 'group' && pane.value.peer === m.group
+  if (open) handlers.markGroupRead(m.group)
+  const who = typeof m.from === 'string' ? memberName(m.from) : 'someone'
+  const where = g?.name ?? 'a group'
+  announcement.value = `New message in ${where} from ${who}: ${m.text.slice(0, 140)}`
+  notify(`${who} in ${where}`, open)
+}
+
+/** A group changed (created, joined, members, removed, left, read elsewhere). */
+function onGroup (g) {
+  putGroup(g)
 }
 
 function notify (name, open) {

@@ -8,3 +8,7 @@ export const MAX_NAME = 64
 export const MIN_PASSPHRASE = 8
 /** Counter shows once this share of a limit is used, so it does not distract before. */
 export const COUNTER_FROM = 0.8
+/** Members of one group, you included (node/groups/constants.ts MAX_GROUP_MEMBERS). */
+export const MAX_GROUP_MEMBERS = 100
+/** The member picker offers a search box from this many contacts on. */
+export const PICKER_SEARCH_FROM = 8

@@ -3,7 +3,7 @@
 import { effect } from '@preact/signals'
 import { render } from 'preact'
 import { IDS } from '../ids.js'
-import { contactRemoved, loadMain, markRead, openChat, refreshAll, showLocked, signedOut } from './actions.js'
+import { contactRemoved, loadMain, markGroupRead, markRead, openChat, openGroup, refreshAll, showLocked, signedOut } from './actions.js'
 import { onNodeChange } from './api.js'
 import { App } from './app.js'
 import { setEventHandlers } from './events.js'
@@ -19,6 +19,7 @@ setEventHandlers({
   locked: showLocked,
   unlocked: () => { void loadMain().catch(() => {}) },
   markRead: (peer) => { void markRead(peer) },
+  markGroupRead: (id) => { void markGroupRead(id) },
   contactRemoved
 })
 
@@ -36,6 +37,7 @@ effect(() => {
 document.addEventListener('visibilitychange', () => {
   visible.value = document.visibilityState === 'visible'
   if (visible.value && pane.value?.kind === 'chat') void markRead(pane.value.peer)
+  if (visible.value && pane.value?.kind === 'group') void markGroupRead(pane.value.peer)
 })
 
 function typing (target) {
@@ -55,10 +57,11 @@ document.addEventListener('keydown', (e) => {
     const list = chats.value
     if (list.length === 0) return
     e.preventDefault()
-    const here = list.findIndex((c) => pane.value?.peer === c.sessionId)
+    const here = list.findIndex((entry) => pane.value?.peer === entry.id)
     const step = e.key === 'ArrowDown' ? 1 : -1
-    const next = here === -1 ? (step === 1 ? 0 : list.length - 1) : (here + step + list.length) % list.length
-    openChat(list[next].sessionId)
+    const next = list[here === -1 ? (step === 1 ? 0 : list.length - 1) : (here + step + list.length) % list.length]
+    if (next.kind === 'group') openGroup(next.id)
+    else openChat(next.id)
   }
 })
 

@@ -11,9 +11,14 @@ export const status = signal(null)
 export const connection = signal('online')
 /** Contacts by Session ID, as the node last described them. */
 export const contacts = signal(new Map())
-/** The right-hand side of the main screen: null, { kind: 'chat'|'contact', peer } or { kind: 'settings' }. */
+/** Groups by id, as the node last described them (GET /api/groups, the `group` event). */
+export const groups = signal(new Map())
+/**
+ * The right-hand side of the main screen: null, { kind: 'chat'|'contact', peer },
+ * { kind: 'group'|'group-info', peer } (peer: the group id) or { kind: 'settings' }.
+ */
 export const pane = signal(null)
-/** The open conversation's messages, oldest first (only one conversation is held). */
+/** The open conversation's messages, oldest first (only one conversation is held; for a group, peer is its id). */
 export const conversation = signal({ peer: null, messages: [], loaded: false })
 /** The phrase between account creation and its confirmation; dropped right after. */
 export const newPhrase = signal(null)
@@ -64,11 +69,29 @@ export function lastActivity (c) {
   return c.lastMessage?.sentAt ?? c.lastMessageAt ?? c.addedAt ?? 0
 }
 
+/** When a group last had news: its last message, else when this page first saw it. */
+export function groupActivity (g) {
+  return g.lastMessage?.sentAt ?? g.lastMessageAt ?? g.seenAt ?? 0
+}
+
+/** A contact or a group, as one entry of the conversation list: { kind, id, at, item }. */
+const entryOfContact = (c) => ({ kind: 'contact', id: c.sessionId, at: lastActivity(c), item: c })
+const entryOfGroup = (g) => ({ kind: 'group', id: g.id, at: groupActivity(g), item: g })
+
 export const sortedContacts = computed(() => [...contacts.value.values()].sort((a, b) => lastActivity(b) - lastActivity(a)))
-export const requests = computed(() => sortedContacts.value.filter((c) => c.state === 'request'))
-export const chats = computed(() => sortedContacts.value.filter((c) => c.state !== 'request'))
+/** Message requests: strangers who wrote first, and group invites from people who are not contacts. */
+export const requests = computed(() => [
+  ...sortedContacts.value.filter((c) => c.state === 'request').map(entryOfContact),
+  ...[...groups.value.values()].filter((g) => g.state === 'request').map(entryOfGroup)
+].sort((a, b) => b.at - a.at))
+/** 1:1 conversations and groups together, latest activity first. */
+export const chats = computed(() => [
+  ...sortedContacts.value.filter((c) => c.state !== 'request').map(entryOfContact),
+  ...[...groups.value.values()].filter((g) => g.state !== 'request').map(entryOfGroup)
+].sort((a, b) => b.at - a.at))
 export const currentPeer = computed(() => pane.value?.kind === 'chat' || pane.value?.kind === 'contact' ? pane.value.peer : null)
 export const currentContact = computed(() => contacts.value.get(currentPeer.value ?? '') ?? null)
+export const currentGroup = computed(() => pane.value?.kind === 'group' || pane.value?.kind === 'group-info' ? groups.value.get(pane.value.peer) ?? null : null)
 
 /** Unread messages, not counting the conversation on screen (it is being read). */
 export function unreadOf (c) {
@@ -76,11 +99,49 @@ export function unreadOf (c) {
   return c.unread ?? 0
 }
 
+export function unreadOfGroup (g) {
+  if (pane.value?.kind === 'group' && pane.value.peer === g.id && visible.value) return 0
+  return g.unread ?? 0
+}
+
 export const totalUnread = computed(() => {
   let n = 0
   for (const c of contacts.value.values()) if (c.state !== 'blocked') n += unreadOf(c)
+  for (const g of groups.value.values()) n += unreadOfGroup(g)
   return n
 })
+
+/**
+ * Replaces (or adds) a group. What only the page knows is kept: when it first saw the group
+ * (for sorting one without messages) and who wrote its last message (the list's preview).
+ */
+export function putGroup (g) {
+  const old = groups.value.get(g.id)
+  const next = new Map(groups.value)
+  const lastFrom = g.lastFrom ?? (old?.lastMessage?.id !== undefined && old.lastMessage.id === g.lastMessage?.id ? old.lastFrom : undefined)
+  next.set(g.id, { ...g, seenAt: old?.seenAt ?? g.seenAt ?? Date.now(), lastFrom })
+  groups.value = next
+}
+
+export function dropGroup (id) {
+  const next = new Map(groups.value)
+  next.delete(id)
+  groups.value = next
+}
+
+/** The name an avatar takes its initials from: none for a stranger (the ID's digits show). */
+export function avatarName (sessionId, self = status.value?.sessionId) {
+  if (sessionId === self) return profile.value?.displayName ?? ''
+  const c = contacts.value.get(sessionId)
+  return c !== undefined ? nameOf(c) : ''
+}
+
+/** A member's name as this page knows it: "You", the contact's name, else the ID's start. */
+export function memberName (sessionId, self = status.value?.sessionId) {
+  if (sessionId === self) return 'You'
+  const c = contacts.value.get(sessionId)
+  return c !== undefined ? nameOf(c) : `${sessionId.slice(0, 10)}…`
+}
 
 export function putContact (c) {
   const next = new Map(contacts.value)

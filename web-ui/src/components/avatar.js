@@ -19,3 +19,15 @@ export function Avatar ({ sessionId, name, size = 40 }) {
     <text x="20" y="20" dy="0.35em" text-anchor="middle" fill="#ffffff" font-size="15" font-weight="600" font-family="system-ui, sans-serif">${initials(name, id)}</text>
   </svg>`
 }
+
+/** A group's avatar: a rounded square (a person's is round), coloured from the group id, with the name's initials. */
+export function GroupAvatar ({ id, name, size = 40 }) {
+  const gid = typeof id === 'string' && id.length >= 12 ? id : '000000000000'
+  const h1 = parseInt(gid.slice(0, 4), 16) % 360
+  const h2 = (h1 + 30 + (parseInt(gid.slice(4, 8), 16) % 60)) % 360
+  return html`<svg class="avatar group-avatar" width=${size} height=${size} viewBox="0 0 40 40" aria-hidden="true" focusable="false">
+    <rect width="40" height="40" rx="11" fill=${`hsl(${h1} 50% 30%)`} />
+    <path d="M0 29 L40 17 L40 29 A11 11 0 0 1 29 40 L11 40 A11 11 0 0 1 0 29 Z" fill=${`hsl(${h2} 50% 30%)`} />
+    <text x="20" y="20" dy="0.35em" text-anchor="middle" fill="#ffffff" font-size="15" font-weight="600" font-family="system-ui, sans-serif">${initials(name, '05' + gid)}</text>
+  </svg>`
+}

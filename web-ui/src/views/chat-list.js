@@ -2,9 +2,9 @@
 // (last message, its time, unread count).
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { addContact, lock, openChat, openSettings, search } from '../actions.js'
+import { addContact, lock, openChat, openGroup, openSettings, search } from '../actions.js'
 import { attempt } from '../api.js'
-import { Avatar } from '../components/avatar.js'
+import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { Counter, ErrorText } from '../components/field.js'
 import { listTime, plural } from '../format.js'
@@ -12,7 +12,8 @@ import { html } from '../html.js'
 import { MAX_NAME } from '../limits.js'
 import { Qr } from '../qr.js'
 import { inviteFor, parseInvite, sessionIdProblem } from '../session-id.js'
-import { chats, contacts, has, nameOf, pane, profile, query, searchResults, status, unreadOf } from '../store.js'
+import { chats, contacts, groups, has, memberName, nameOf, pane, profile, query, searchResults, status, unreadOf, unreadOfGroup } from '../store.js'
+import { NewGroupDialog } from './new-group.js'
 import { RequestList } from './requests.js'
 
 export function ChatList () {
@@ -92,6 +93,13 @@ function SearchResults () {
   for (const c of remote?.contacts ?? []) if (!found.has(c.sessionId)) found.set(c.sessionId, contacts.value.get(c.sessionId) ?? c)
   const messages = remote?.messages ?? []
   const pick = (peer) => { query.value = ''; searchResults.value = null; openChat(peer) }
+  const pickGroup = (gid) => { query.value = ''; searchResults.value = null; openGroup(gid) }
+  const resultWho = (m) => {
+    if (typeof m.group !== 'string') return m.direction === 'out' ? 'You' : nameOf(contacts.value.get(m.peer)) || 'Someone'
+    const g = groups.value.get(m.group)
+    return `${m.direction === 'out' ? 'You' : typeof m.from === 'string' ? memberName(m.from) : 'Someone'} in ${g?.name ?? 'a group'}`
+  }
+  const foundGroups = [...groups.value.values()].filter((g) => g.name.toLowerCase().includes(q))
   return html`<section class="section" id=${IDS.searchResults} aria-label="Search results">
     <h2>Contacts</h2>
     ${found.size === 0 ? html`<p class="empty">No contact matches.</p>` : html`<ul class="list">
@@ -100,12 +108,18 @@ function SearchResults () {
         <span class="entry-main"><span class="entry-name">${nameOf(c)}</span></span>
       </button></li>`)}
     </ul>`}
+    ${foundGroups.length > 0 && html`<h2>Groups</h2><ul class="list">
+      ${foundGroups.map((g) => html`<li key=${g.id}><button class="entry" data-result-group=${g.id} onClick=${() => pickGroup(g.id)}>
+        <${GroupAvatar} id=${g.id} name=${g.name} size=${32} />
+        <span class="entry-main"><span class="entry-name">${g.name}</span></span>
+      </button></li>`)}
+    </ul>`}
     ${has('search') && html`
       <h2>Messages</h2>
       ${remote === null ? html`<p class="empty">Searching…</p>` : messages.length === 0 ? html`<p class="empty">No message matches.</p>` : html`<ul class="list">
-        ${messages.map((m) => html`<li key=${m.id}><button class="entry" data-result-message=${m.id} onClick=${() => pick(m.peer)}>
+        ${messages.map((m) => html`<li key=${m.id}><button class="entry" data-result-message=${m.id} onClick=${() => typeof m.group === 'string' ? pickGroup(m.group) : pick(m.peer)}>
           <span class="entry-main">
-            <span class="entry-name">${m.direction === 'out' ? 'You' : nameOf(contacts.value.get(m.peer)) || 'Someone'}<span class="time">${listTime(m.sentAt)}</span></span>
+            <span class="entry-name">${resultWho(m)}<span class="time">${listTime(m.sentAt)}</span></span>
             <span class="preview">${m.text}</span>
           </span>
         </button></li>`)}
@@ -165,13 +179,46 @@ function AddContact () {
 
 function Conversations () {
   const list = chats.value
+  const [creating, setCreating] = useState(false)
   return html`<section class="section grow" aria-labelledby="conversations-title">
-    <h2 id="conversations-title">Conversations</h2>
+    <div class="section-head">
+      <h2 id="conversations-title">Conversations</h2>
+      ${has('groups') && html`<button class="small" id=${IDS.newGroupButton} onClick=${() => setCreating(true)}>New group</button>`}
+    </div>
     ${list.length === 0 && html`<p class="empty">No conversations yet. Add a contact with their Session ID.</p>`}
     <ul class="list" id=${IDS.conversations}>
-      ${list.map((c) => html`<${ConversationEntry} key=${c.sessionId} contact=${c} />`)}
+      ${list.map((e) => e.kind === 'group'
+        ? html`<${GroupEntry} key=${`g-${e.id}`} group=${e.item} />`
+        : html`<${ConversationEntry} key=${e.id} contact=${e.item} />`)}
     </ul>
+    ${creating && html`<${NewGroupDialog} onClose=${() => setCreating(false)} />`}
   </section>`
+}
+
+/** "Bob: hi", "You: hi", or what happened to the group. */
+export function groupPreview (g) {
+  const last = g.lastMessage
+  if (g.state === 'request') return 'invites you to a group'
+  if (last === undefined) return g.left ? 'You left' : g.removed ? 'You were removed' : 'New group'
+  if (last.deleted === true) return 'Message deleted'
+  const who = last.direction === 'out' ? 'You' : typeof (g.lastFrom ?? last.from) === 'string' ? memberName(g.lastFrom ?? last.from) : ''
+  return `${who === '' ? '' : `${who}: `}${last.text}`
+}
+
+function GroupEntry ({ group: g }) {
+  const current = (pane.value?.kind === 'group' || pane.value?.kind === 'group-info') && pane.value.peer === g.id
+  const unread = unreadOfGroup(g)
+  const when = g.lastMessage?.sentAt ?? g.lastMessageAt
+  return html`<li>
+    <button class="entry" data-group=${g.id} aria-current=${current ? 'true' : 'false'} onClick=${() => openGroup(g.id)}>
+      <${GroupAvatar} id=${g.id} name=${g.name} size=${40} />
+      <span class="entry-main">
+        <span class="entry-name"><span class="entry-title">${g.name}<span class="sr-only"> (group)</span></span>${when !== undefined && html`<span class="time">${listTime(when)}</span>`}</span>
+        <span class="preview">${groupPreview(g)}</span>
+      </span>
+      ${unread > 0 && html`<span class="badge" aria-label=${plural(unread, 'unread message')}>${unread}</span>`}
+    </button>
+  </li>`
 }
 
 function ConversationEntry ({ contact: c }) {

@@ -2,14 +2,14 @@
 // what they wrote and a bar to accept (with a name, if you like), block or delete them.
 import { useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { openChat, removeContact, updateContact } from '../actions.js'
+import { openChat, openGroup, removeContact, updateContact } from '../actions.js'
 import { attempt } from '../api.js'
-import { Avatar } from '../components/avatar.js'
+import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { ErrorText, Field } from '../components/field.js'
 import { html } from '../html.js'
 import { MAX_NAME } from '../limits.js'
-import { nameOf, requests, unreadOf } from '../store.js'
+import { nameOf, requests, unreadOf, unreadOfGroup } from '../store.js'
 import { plural } from '../format.js'
 
 export function RequestList () {
@@ -18,7 +18,13 @@ export function RequestList () {
   return html`<section class="section" aria-labelledby="requests-title">
     <h2 id="requests-title">Message requests</h2>
     <ul class="list" id=${IDS.requests}>
-      ${list.map((c) => html`<li key=${c.sessionId}>
+      ${list.map(({ kind, item: c }) => kind === 'group' ? html`<li key=${`g-${c.id}`}>
+        <button class="entry" data-group=${c.id} onClick=${() => openGroup(c.id)}>
+          <${GroupAvatar} id=${c.id} name=${c.name} size=${36} />
+          <span class="entry-main"><span class="entry-name">${c.name}<span class="sr-only"> (group)</span></span><span class="preview">invites you to a group</span></span>
+          ${unreadOfGroup(c) > 0 && html`<span class="badge" aria-label=${plural(unreadOfGroup(c), 'unread message')}>${unreadOfGroup(c)}</span>`}
+        </button>
+      </li>` : html`<li key=${c.sessionId}>
         <button class="entry" data-contact=${c.sessionId} onClick=${() => openChat(c.sessionId)}>
           <${Avatar} sessionId=${c.sessionId} name=${nameOf(c)} size=${36} />
           <span class="entry-main"><span class="entry-name">${nameOf(c)}</span><span class="preview">wants to talk to you</span></span>
