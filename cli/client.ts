@@ -15,6 +15,8 @@ export interface ApiClient {
    * onOpen once the stream is open (events from then on will come).
    */
   events: (onEvent: (name: string, data: unknown) => void, signal: AbortSignal, onOpen?: () => void) => Promise<void>
+  /** A request whose body or answer is not JSON (attachments): the answer, refusals thrown as ApiCallError. */
+  raw: (method: string, path: string, init?: { body?: ReadableStream<Uint8Array>, headers?: Record<string, string> }) => Promise<Response>
 }
 
 const NOT_RUNNING = 'no Sotto node is running for this data folder (start one with: sotto start)'
@@ -62,6 +64,19 @@ export async function connect (dataDir: string): Promise<ApiClient> {
     post: async (path, body) => await call('POST', path, body ?? {}),
     put: async (path, body) => await call('PUT', path, body ?? {}),
     del: async (path) => await call('DELETE', path),
+    async raw (method, path, init = {}) {
+      let res: Response
+      try {
+        res = await fetch(base + path, { method, headers: { ...headers, ...init.headers }, body: init.body, ...(init.body === undefined ? {} : { duplex: 'half' }) } as RequestInit)
+      } catch {
+        throw new NodeNotRunningError()
+      }
+      if (!res.ok) {
+        const e = (await res.json().catch(() => ({})) as { error?: { code: string, message: string } }).error
+        throw new ApiCallError(res.status, e?.code ?? 'ERR_UNKNOWN', e?.message ?? `the node answered ${res.status}`)
+      }
+      return res
+    },
     async events (onEvent, signal, onOpen) {
       let res: Response
       try {

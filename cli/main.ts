@@ -17,8 +17,10 @@ const COMMANDS: Record<string, { summary: string, load: () => Promise<{ command:
   open: { summary: 'a new one-time link to the web UI, opened in your browser', load: async () => await import('./commands/open.js') },
   status: { summary: 'show the running node: peers, addresses, published record', load: async () => await import('./commands/status.js') },
   contacts: { summary: 'list, add, accept or block contacts', load: async () => await import('./commands/contacts.js') },
-  send: { summary: 'send a message: echo TEXT | sotto send CONTACT (TEXT from stdin)', load: async () => await import('./commands/send.js') },
-  inbox: { summary: 'print received messages (--follow for live)', load: async () => await import('./commands/inbox.js') }
+  groups: { summary: 'list, create and change groups: add, remove, leave, accept', load: async () => await import('./commands/groups.js') },
+  send: { summary: 'send a message: echo TEXT | sotto send CONTACT|GROUP (TEXT from stdin)', load: async () => await import('./commands/send.js') },
+  inbox: { summary: 'print received messages (--follow for live)', load: async () => await import('./commands/inbox.js') },
+  attachment: { summary: 'save a file you received: sotto attachment save ID --out PATH', load: async () => await import('./commands/attachment.js') }
 }
 
 export function usage (): string {

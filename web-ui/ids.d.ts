@@ -58,6 +58,15 @@ export declare const IDS: {
   readonly deleteDialog: string
   readonly deleteForMe: string
   readonly deleteForEveryone: string
+  readonly attachButton: string
+  readonly attachInput: string
+  readonly attachLimit: string
+  readonly fileChip: string
+  readonly removeFile: string
+  readonly uploadProgress: string
+  readonly dropZone: string
+  readonly imageViewer: string
+  readonly closeViewer: string
   readonly verifyButton: string
   readonly verifyDialog: string
   readonly safetyNumber: string

@@ -62,6 +62,16 @@ export const IDS = {
   deleteDialog: 'delete-message-dialog',
   deleteForMe: 'delete-for-me',
   deleteForEveryone: 'delete-for-everyone',
+  // files in a conversation
+  attachButton: 'attach-button',
+  attachInput: 'attach-input',
+  attachLimit: 'attach-limit',
+  fileChip: 'file-chip',
+  removeFile: 'remove-file',
+  uploadProgress: 'upload-progress',
+  dropZone: 'drop-zone',
+  imageViewer: 'image-viewer',
+  closeViewer: 'close-viewer',
   // safety numbers
   verifyButton: 'verify-button',
   verifyDialog: 'verify-dialog',

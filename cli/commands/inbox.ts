@@ -1,16 +1,22 @@
 import type { Message } from '../../node/messaging/message-log.js'
-import { connect } from '../client.js'
+import { ApiCallError, connect, type ApiClient } from '../client.js'
 import type { Command } from '../command.js'
 import { out } from '../io.js'
 import { safeForTerminal } from '../terminal-text.js'
+
+interface FileView { id: string, name: string, size: number, mime: string, state: string }
 
 export const command: Command = {
   help: `sotto inbox [--follow] [--json] [--data-dir DIR]
 
 Prints the messages you received, oldest first. --follow keeps printing new messages (and
 delivery changes of yours) as they arrive, until Ctrl-C; while the node is locked it
-prints nothing, and what arrived meanwhile follows once it is unlocked. --json prints one
-JSON object per line with id, from, text, sentAt, receivedAt and state.`,
+prints nothing, and what arrived meanwhile follows once it is unlocked. A group message
+shows as "[group name] sender: text". --json prints one JSON object per line with id,
+from, text, sentAt, receivedAt and state; a group message also has "group" (the group id),
+and its "from" is the member who wrote it. A message with files has "attachments":
+[{id, name, size, mime, state}] (state: pending, downloading, ready, failed); save one
+with: sotto attachment save ID --out PATH.`,
   flags: { follow: 'boolean' },
   async run ({ io, flags, dataDir }) {
     const api = await connect(dataDir)
@@ -18,20 +24,32 @@ JSON object per line with id, from, text, sentAt, receivedAt and state.`,
     const { contacts } = await api.get<{ contacts: Array<{ sessionId: string, name: string, displayName?: string }> }>('/api/contacts')
     // The name the node shows: the local one, else the contact's shared one (older nodes: name).
     for (const c of contacts) names.set(c.sessionId, c.displayName ?? c.name)
-    const print = (m: Message) => {
+    const groupNames = await groupNamesOf(api)
+    const print = async (m: Message): Promise<void> => {
+      // A group message's peer is the group; its author is `from`.
+      const from = m.group !== undefined && m.from !== undefined ? m.from : m.peer
+      // The API shows files with their transfer state (docs/API.md "Attachments").
+      const files = (m as unknown as { attachments?: FileView[] }).attachments
       if (flags.json === true) {
-        out(io, JSON.stringify({ id: m.id, from: m.peer, text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt, state: m.state }))
-      } else {
-        const who = safeForTerminal(names.get(m.peer) ?? m.peer.slice(0, 12))
-        out(io, `${new Date(m.receivedAt ?? m.sentAt).toLocaleString()}  ${who}: ${safeForTerminal(m.text)}`)
+        out(io, JSON.stringify({ id: m.id, from, ...(m.group === undefined ? {} : { group: m.group }), text: m.text, sentAt: m.sentAt, receivedAt: m.receivedAt, state: m.state, ...(files === undefined ? {} : { attachments: files.map((f) => ({ id: f.id, name: f.name, size: f.size, mime: f.mime, state: f.state })) }) }))
+        return
       }
+      const who = safeForTerminal(names.get(from) ?? from.slice(0, 12))
+      let where = ''
+      if (m.group !== undefined) {
+        // A group that came after this command started: its name is read once.
+        if (!groupNames.has(m.group)) for (const [id, name] of await groupNamesOf(api)) groupNames.set(id, name)
+        where = `[${safeForTerminal(groupNames.get(m.group) ?? m.group.slice(0, 12))}] `
+      }
+      const attached = (files ?? []).map((f) => ` [file ${f.id.slice(0, 12)}: ${safeForTerminal(f.name)}, ${f.size} bytes, ${f.state}]`).join('')
+      out(io, `${new Date(m.receivedAt ?? m.sentAt).toLocaleString()}  ${where}${who}: ${safeForTerminal(m.text)}${attached}`)
     }
     let cursor = 0
     /** Prints what arrived after the cursor, page by page. */
     const catchUp = async (): Promise<void> => {
       for (;;) {
         const page = await api.get<{ messages: Message[], cursor: number }>(`/api/inbox?after=${cursor}&limit=500`)
-        for (const m of page.messages) if ((m.inboxSeq ?? 0) > cursor) print(m)
+        for (const m of page.messages) if ((m.inboxSeq ?? 0) > cursor) await print(m)
         if (page.messages.length === 0) break
         cursor = Math.max(cursor, page.cursor)
       }
@@ -50,9 +68,9 @@ JSON object per line with id, from, text, sentAt, receivedAt and state.`,
     }
     await api.events((name, data) => {
       if (name === 'message') {
-        then(() => {
+        then(async () => {
           const m = data as Message
-          if (m.direction === 'in' && (m.inboxSeq ?? 0) > cursor) { cursor = m.inboxSeq ?? cursor; print(m) }
+          if (m.direction === 'in' && (m.inboxSeq ?? 0) > cursor) { cursor = m.inboxSeq ?? cursor; await print(m) }
         })
       } else if (name === 'message-state' && flags.json !== true) {
         then(() => {
@@ -67,5 +85,16 @@ JSON object per line with id, from, text, sentAt, receivedAt and state.`,
     }, controller.signal, () => { then(catchUp) })
     await queue
     return 0
+  }
+}
+
+/** Group names by id; none from a node older than groups. */
+async function groupNamesOf (api: ApiClient): Promise<Map<string, string>> {
+  try {
+    const { groups } = await api.get<{ groups: Array<{ id: string, name: string }> }>('/api/groups')
+    return new Map(groups.map((g) => [g.id, g.name]))
+  } catch (e) {
+    if (e instanceof ApiCallError && e.code === 'ERR_NOT_FOUND') return new Map()
+    throw e
   }
 }

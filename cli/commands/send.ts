@@ -1,18 +1,22 @@
 import type { Message } from '../../node/messaging/message-log.js'
-import { connect } from '../client.js'
+import { ApiCallError, connect, type ApiClient } from '../client.js'
 import type { Command } from '../command.js'
 import { CliError, EXIT_REFUSED } from '../errors.js'
 import { err, out, type CliIO } from '../io.js'
+import { sendTarget, type ContactEntry, type GroupEntry } from '../targets.js'
 import { count } from '../wording.js'
+import { uploadFile } from '../attachments.js'
 
 /** The API takes at most this many characters of text; more is refused before sending. */
 const MAX_TEXT_CHARS = 100_000
 
 export const command: Command = {
-  help: `sotto send CONTACT [TEXT] [--data-dir DIR] [--json]
+  help: `sotto send CONTACT|GROUP [TEXT] [--file PATH] [--data-dir DIR] [--json]
 
-Sends a message to CONTACT (a Session ID or a contact's name) through the running node, and
-says what happened: delivered, stored for later, or failed.
+Sends a message to CONTACT (a Session ID or a contact's name) or to GROUP (a group's name
+or id) through the running node, and says what happened: delivered, stored for later,
+sending (no path yet; the node keeps trying), or failed. A name that is both a contact's and
+a group's is refused: use the group id or the contact's Session ID.
 
 Without TEXT the message is read from stdin, to its end (one final newline is dropped):
   echo "see you at 8" | sotto send Bob
@@ -20,16 +24,26 @@ Without TEXT the message is read from stdin, to its end (one final newline is dr
   sotto send Bob              (type the message, then Ctrl-D)
 This is the private way. TEXT given on the command line is visible to other users of
 this computer while the command runs (ps, /proc/PID/cmdline), and it may stay in your
-shell history.`,
-  flags: {},
+shell history.
+
+--file PATH sends a file (at most 100 MiB) with the message, encrypted; the text is then
+optional and not read from stdin. A contact who is offline gets files up to 7.5 MiB through
+the mailboxes; larger ones come from this node once both are online (keep it running).`,
+  flags: { file: 'string' },
   async run ({ io, flags, positionals, dataDir }) {
     const [to, ...words] = positionals
-    if (to === undefined) throw new CliError('usage: sotto send CONTACT [TEXT] (or the text on stdin)')
-    const text = words.length > 0 ? words.join(' ') : await readMessage(io)
-    if (text === '') throw new CliError('usage: sotto send CONTACT [TEXT] (or the text on stdin); the message is empty')
+    if (to === undefined) throw new CliError('usage: sotto send CONTACT|GROUP [TEXT] (or the text on stdin)')
+    const file = typeof flags.file === 'string' ? flags.file : undefined
+    const text = words.length > 0 ? words.join(' ') : file !== undefined ? '' : await readMessage(io)
+    if (text === '' && file === undefined) throw new CliError('usage: sotto send CONTACT|GROUP [TEXT] (or the text on stdin); the message is empty')
     if (text.length > MAX_TEXT_CHARS) throw new CliError(`the message is too long (at most ${MAX_TEXT_CHARS} characters)`)
     const api = await connect(dataDir)
-    const { message } = await api.post<{ message: Message }>('/api/messages', { to, text })
+    const target = sendTarget(await contactsOf(api), await groupsOf(api), to)
+    if (file !== undefined && 'group' in target) throw new CliError('files go to contacts for now, not to groups')
+    const uploaded = file === undefined ? undefined : await uploadFile(api, file)
+    const { message } = 'group' in target
+      ? await api.post<{ message: Message }>(`/api/groups/${target.group.id}/messages`, { text })
+      : await api.post<{ message: Message }>('/api/messages', { to, text, ...(uploaded === undefined ? {} : { attachments: [uploaded.id] }) })
     if (flags.json === true) out(io, JSON.stringify(message))
     else if (message.state === 'stored') out(io, `stored (in ${count(message.mailboxes ?? 0, 'mailbox', 'mailboxes')}${message.storedUntil !== undefined ? `, until ${new Date(message.storedUntil).toLocaleString()}` : ''})`)
     else {
@@ -38,6 +52,20 @@ shell history.`,
       out(io, message.state === 'failed' && reason !== undefined ? `failed (${reason})` : message.state)
     }
     return message.state === 'failed' ? EXIT_REFUSED : 0
+  }
+}
+
+async function contactsOf (api: ApiClient): Promise<ContactEntry[]> {
+  return (await api.get<{ contacts: ContactEntry[] }>('/api/contacts')).contacts
+}
+
+/** The node's groups; none from a node older than groups (404). */
+async function groupsOf (api: ApiClient): Promise<GroupEntry[]> {
+  try {
+    return (await api.get<{ groups: GroupEntry[] }>('/api/groups')).groups
+  } catch (e) {
+    if (e instanceof ApiCallError && e.code === 'ERR_NOT_FOUND') return []
+    throw e
   }
 }
 

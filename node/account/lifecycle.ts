@@ -12,7 +12,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { wipe } from '../bytes.js'
 import type { SottoError } from '../errors.js'
 import { entropyToPhrase, phraseToEntropy } from '../identity/phrase.js'
-import type { SessionId } from '../identity/session-id.js'
+import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
+import { putInMailboxes } from '../net/mailbox/placement.js'
+import { BLOB_ENVELOPE_VERSION } from '../attachments/constants.js'
 import type { ComponentLogger, Logger } from '../log.js'
 import { Messenger } from '../messaging/messenger.js'
 import { GROUP_MESSAGE_VERSION } from '../groups/constants.js'
@@ -31,6 +33,7 @@ import { defaultStateDir, RollbackGuard } from './rollback-guard.js'
 import { AccountStateError } from './errors.js'
 import { RecordPublisher } from './record-publisher.js'
 import { UnlockThrottle } from './unlock-throttle.js'
+import { AttachmentService, type AttachmentEvent } from '../attachments/service.js'
 
 export const MIN_PASSPHRASE_LENGTH = 8
 /** How often the idle lock is checked (at most; shorter when the idle time is shorter). */
@@ -56,6 +59,7 @@ export type AccountEvent =
   | GroupEvent
   | { type: 'locked' }
   | { type: 'changed' }
+  | { type: 'attachment' } & AttachmentEvent
 
 export interface AccountLifecycleInit {
   dataDir: string
@@ -86,6 +90,7 @@ interface OpenAccount {
   groups: GroupManager
   mail: MailCollector
   publisher: RecordPublisher
+  attachments: AttachmentService
 }
 
 export class AccountLifecycle {
@@ -127,6 +132,11 @@ export class AccountLifecycle {
   /** The open account's messenger; AccountStateError ERR_LOCKED while closed or UI-locked. */
   messenger (): Messenger {
     return this.requireUnlocked().messenger
+  }
+
+  /** The open account's attachments; AccountStateError ERR_LOCKED while closed or UI-locked. */
+  attachments (): AttachmentService {
+    return this.requireUnlocked().attachments
   }
 
   /** The open account's groups; AccountStateError ERR_LOCKED while closed or UI-locked. */
@@ -235,6 +245,7 @@ export class AccountLifecycle {
     o.messenger.stop()
     o.groups.stop()
     o.mail.stop()
+    await o.attachments.stop()
     await o.publisher.stop()
     await o.guard.flush()
     await o.account.close()
@@ -273,6 +284,14 @@ export class AccountLifecycle {
     // The group layer needs the messenger (its lock, log and 1:1 sessions) and the messenger
     // hands it group control payloads: the one is made first and given the other's handler.
     let groups: GroupManager | undefined
+    const attachments = new AttachmentService({
+      store,
+      libp2p: network.libp2p,
+      sourceOf: async (peer) => await network.routing(peer as SessionId),
+      logger: logger.forComponent('sotto:attachments'),
+      now,
+      onEvent: (e) => { this.emit({ type: 'attachment', ...e }) }
+    })
     const messenger = new Messenger({
       self: identity.sessionId,
       store,
@@ -280,7 +299,15 @@ export class AccountLifecycle {
       transport: network.transport,
       logger: logger.forComponent('sotto:messenger'),
       now,
-      onEvent: (e) => { this.emit(e) },
+      onEvent: (e) => {
+        this.emit(e)
+        // Files a contact sent are fetched once their message is stored.
+        if (e.type === 'message' && e.message.direction === 'in' && e.message.attachments !== undefined && e.message.group === undefined) {
+          void attachments.incoming(e.message.peer, e.message.id, e.message.attachments).catch(() => {})
+        }
+        // The recipient is offline (the text went to its mailboxes): small files follow it there.
+        if (e.type === 'message-state' && e.state === 'stored') void this.mailAttachments(e.peer, e.id).catch(() => {})
+      },
       receiptDelayMs: this.init.receiptDelayMs,
       groups: async (from, body) => groups === undefined ? { ops: [] } : await groups.applyControl(from, body)
     })
@@ -300,7 +327,7 @@ export class AccountLifecycle {
       sign: (op, mailboxPeer, nonce) => signOwnerProof({
         op, signingSeed: identity.signingSeed, signingPublicKey: identity.signingPublicKey, dhPublicKey: identity.dhPublicKey, mailboxPeer, nonce, now: now()
       }),
-      receive: async (envelope) => await messenger.receive(envelope, 'mailbox'),
+      receive: async (envelope) => envelope[0] === BLOB_ENVELOPE_VERSION ? await attachments.receiveEnvelope(envelope) : await messenger.receive(envelope, 'mailbox'),
       // Which peers sit near our mailbox is kept sealed with the rest of the account.
       memory: {
         load: async () => (await getJson<RememberedHolder[]>(store, MAILBOX_PEERS_KEY)) ?? [],
@@ -318,7 +345,7 @@ export class AccountLifecycle {
     })
     this.rollbackNotice = undefined
     if (check.rolledBack) await this.recoverFromRollback(store, guard, crypto, messenger)
-    this.open = { account, guard, crypto, messenger, groups, mail, publisher }
+    this.open = { account, guard, crypto, messenger, groups, mail, publisher, attachments }
     const groupManager = groups
     network.onEnvelope(async (envelope) => {
       // A direct copy of a group message (its own version byte, docs/GROUPS.md §3).
@@ -333,6 +360,7 @@ export class AccountLifecycle {
       return verdict === 'rejected' ? 'refused' : verdict
     })
     messenger.start()
+    await attachments.start()
     await groups.start()
     mail.start()
     this.uiLocked = false
@@ -373,15 +401,28 @@ export class AccountLifecycle {
     this.init.onEvent(event)
   }
 
+  /** Puts the files of an outgoing message in its recipient's mailboxes (node/attachments). */
+  private async mailAttachments (peer: SessionId, id: string): Promise<void> {
+    const o = this.open
+    const message = await o?.messenger.log.find(peer, id)
+    if (o === undefined || message?.direction !== 'out' || message.attachments === undefined) return
+    const mailbox = mailboxKeyFor(sessionIdToX25519(peer))
+    for (const a of message.attachments) {
+      await o.attachments.mailTo(peer, a.manifestId, async (envelope) => (await putInMailboxes(this.init.network.libp2p, mailbox, envelope)).count)
+    }
+  }
+
   private peerConnected (): void {
     const o = this.open
     if (o === undefined) return
+    o.attachments.kick()
     if (o.publisher.publishedAt === undefined) setTimeout(() => { if (this.open === o) o.publisher.schedule() }, FIRST_PUBLISH_DELAY_MS).unref()
     // A new connection may make a contact reachable: retry queued envelopes now, but at most
     // once per gap, since a DHT participant connects to peers all the time.
     if (this.init.now() - this.lastForcedRetry >= FORCED_RETRY_GAP_MS) {
       this.lastForcedRetry = this.init.now()
       void o.messenger.outbox.retryDue(true)
+      void o.groups.retryDue()
       // Group mail too: a member back online reads what gossip could not bring it.
       setTimeout(() => { if (this.open === o) void o.groups.collect() }, COLLECT_ON_CONNECT_DELAY_MS).unref()
     }

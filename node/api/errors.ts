@@ -8,3 +8,14 @@ export class ApiError extends SottoError {
     this.status = status
   }
 }
+
+/** Runs `work`; an error whose code `statusByCode` names becomes an ApiError with that status. */
+export async function withStatus<T> (work: Promise<T>, statusByCode: Record<string, number>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code !== undefined && statusByCode[code] !== undefined) throw new ApiError(statusByCode[code], code, (err as Error).message)
+    throw err
+  }
+}

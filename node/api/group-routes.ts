@@ -2,15 +2,13 @@
  * The group endpoints (docs/API.md "Groups"), mounted beside the account routes. Input is
  * checked here or by the group layer; every refusal is a typed error with its status.
  */
-import { ApiError } from './errors.js'
+import { ApiError, withStatus as withStatusOf } from './errors.js'
 import type { Route } from './server.js'
 import type { GroupManager, GroupView } from '../groups/group-manager.js'
-import type { Messenger } from '../messaging/messenger.js'
 
 export interface GroupRoutesInit {
   /** The unlocked account's groups (423 ERR_LOCKED otherwise). */
   groups: () => GroupManager
-  messenger: () => Messenger
 }
 
 const GROUP_ID = /^[0-9a-f]{64}$/
@@ -27,13 +25,7 @@ function groupId (value: string): string {
 }
 
 async function withStatus<T> (work: Promise<T>): Promise<T> {
-  try {
-    return await work
-  } catch (err) {
-    const code = (err as { code?: string }).code
-    if (code !== undefined && STATUS[code] !== undefined) throw new ApiError(STATUS[code], code, (err as Error).message)
-    throw err
-  }
+  return await withStatusOf(work, STATUS)
 }
 
 const view = (g: GroupView): GroupView => g

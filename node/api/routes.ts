@@ -10,6 +10,7 @@ import { formatSafetyNumber, safetyNumber } from '../identity/safety-number.js'
 import type { Messenger } from '../messaging/messenger.js'
 import type { Contact } from '../messaging/contacts.js'
 import type { Message } from '../messaging/message-log.js'
+import type { AttachmentService, AttachmentView } from '../attachments/service.js'
 
 export interface NodeStatus {
   state: 'no-account' | 'locked' | 'unlocked'
@@ -38,6 +39,8 @@ export interface NodeController {
   lock: () => Promise<void>
   /** The messenger of the unlocked account, or an ApiError 423 when locked. */
   messenger: () => Messenger
+  /** The unlocked account's attachments (node/attachments); omitted -> messages carry no files. */
+  attachments?: () => AttachmentService
   selfId: () => SessionId
   settings: () => Promise<Settings>
   updateSettings: (change: Partial<Settings>) => Promise<Settings>
@@ -82,9 +85,30 @@ async function withMessageStatus<T> (work: Promise<T>): Promise<T> {
 
 /** Contacts are shown as the messenger keeps them, the same as in the `contact` event. */
 function contactView (c: Contact): Contact { return c }
-function messageView (m: Message): Message { return m }
+/** A message as the API (and its event stream) shows it: its files without their keys, with their transfer state. */
+export function messageViewOf (node: NodeController, m: Message): Omit<Message, 'attachments'> & { attachments?: AttachmentView[] } {
+  const { attachments, ...rest } = m
+  if (attachments === undefined) return rest
+  const service = node.attachments?.()
+  return { ...rest, attachments: attachments.map((a) => service?.view(a) ?? { id: a.manifestId, name: a.name, size: a.size, mime: a.mime, state: 'pending' as const }) }
+}
+
+/** `attachments` of POST /api/messages: ids of files uploaded with POST /api/attachments. */
+async function attachmentRefs (node: NodeController, raw: unknown): Promise<{ attachments?: Awaited<ReturnType<AttachmentService['ref']>>[] }> {
+  if (raw === undefined) return {}
+  if (!Array.isArray(raw) || raw.length > 10 || !raw.every((id) => typeof id === 'string' && /^[0-9a-f]{64}$/.test(id))) throw new ApiError(400, 'ERR_BAD_REQUEST', '"attachments" is a list of attachment ids')
+  if (raw.length === 0) return {}
+  const service = node.attachments?.()
+  if (service === undefined) throw new ApiError(400, 'ERR_BAD_REQUEST', 'this node does not take attachments')
+  try {
+    return { attachments: await Promise.all(raw.map(async (id: string) => await service.ref(id))) }
+  } catch (err) {
+    throw new ApiError(404, (err as { code?: string }).code ?? 'ERR_UNKNOWN_ATTACHMENT', (err as Error).message)
+  }
+}
 
 export function apiRoutes (node: NodeController): Route[] {
+  const messageView = (m: Message): ReturnType<typeof messageViewOf> => messageViewOf(node, m)
   return [
     { method: 'GET', path: '/api/status', handler: async () => await node.status() },
     { method: 'POST', path: '/api/account/create', handler: async (req) => await node.createAccount(stringField(req.body, 'passphrase', 1024)) },
@@ -175,7 +199,10 @@ export function apiRoutes (node: NodeController): Route[] {
       handler: async (req) => {
         const quote = field(req.body, 'quote')
         if (quote !== undefined && (typeof quote !== 'string' || !MESSAGE_ID_RE.test(quote))) throw new ApiError(400, 'ERR_BAD_REQUEST', '"quote" is the id of a message')
-        const message = await withMessageStatus(node.messenger().send(stringField(req.body, 'to', 200), stringField(req.body, 'text', 100_000), quote === undefined ? {} : { quote }))
+        const files = await attachmentRefs(node, field(req.body, 'attachments'))
+        // With files the text may be empty (or left out).
+        const text = files.attachments !== undefined && (field(req.body, 'text') === undefined || field(req.body, 'text') === '') ? '' : stringField(req.body, 'text', 100_000)
+        const message = await withMessageStatus(node.messenger().send(stringField(req.body, 'to', 200), text, { ...(quote === undefined ? {} : { quote }), ...files }))
         return { message: messageView(message) }
       }
     },

@@ -27,10 +27,18 @@ export interface ApiRequest {
   params: Record<string, string>
   query: URLSearchParams
   body: unknown
+  /** Raw routes only: the request, its body unread, and the response to write. */
+  incoming?: IncomingMessage
+  response?: ServerResponse
 }
 
 export type RouteHandler = (req: ApiRequest) => Promise<unknown>
-export interface Route { method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, handler: RouteHandler }
+/**
+ * `raw`: the handler reads the body itself (a file upload, streamed rather than buffered as
+ * JSON) and may write the response itself (a file download); the Host, Origin and token
+ * checks apply as to every route.
+ */
+export interface Route { method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, handler: RouteHandler, raw?: true }
 
 export interface ApiServerInit {
   /** The API token for `Authorization: Bearer` (the CLI, via api.json); never valid in a URL. */
@@ -176,8 +184,10 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
       }
       const found = match(method, url.pathname)
       if (found === undefined) throw new ApiError(404, 'ERR_NOT_FOUND', `no such endpoint: ${method} ${url.pathname}`)
-      const body = stateChanging ? await readJsonBody(req) : undefined
-      const result = await found.route.handler({ method, path: url.pathname, params: found.params, query: url.searchParams, body })
+      const raw = found.route.raw === true
+      const body = stateChanging && !raw ? await readJsonBody(req) : undefined
+      const result = await found.route.handler({ method, path: url.pathname, params: found.params, query: url.searchParams, body, ...(raw ? { incoming: req, response: res } : {}) })
+      if (res.headersSent || res.writableEnded) return
       sendJson(res, 200, result ?? { ok: true })
       return
     }

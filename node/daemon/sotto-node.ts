@@ -7,9 +7,10 @@
  */
 import { fileURLToPath } from 'node:url'
 import { newToken } from '../api/auth.js'
-import { apiRoutes, type NodeController, type NodeStatus, type Settings } from '../api/routes.js'
+import { apiRoutes, messageViewOf, type NodeController, type NodeStatus, type Settings } from '../api/routes.js'
 import { accountRoutes, type AccountController } from '../api/account-routes.js'
 import { groupRoutes } from '../api/group-routes.js'
+import { attachmentRoutes } from '../api/attachment-routes.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { AccountLifecycle, type AccountEvent } from '../account/lifecycle.js'
 import { bundleSequence, compareBundles, parseBundle } from '../crypto/bundle.js'
@@ -56,13 +57,15 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   let api: ApiServer | undefined
   const push = (event: string, data: unknown): void => { api?.publish(event, data) }
   const onAccountEvent = (e: AccountEvent): void => {
-    if (e.type === 'message') push('message', e.message)
+    // The same view the routes give: a file's key never leaves the node, not even to its own UI.
+    if (e.type === 'message') push('message', messageViewOf(controller, e.message))
     else if (e.type === 'message-state') { const { type: _t, ...change } = e; push('message-state', change) }
     else if (e.type === 'message-deleted') push('message-deleted', { peer: e.peer, id: e.id })
     else if (e.type === 'contact') push('contact', e.contact)
     else if (e.type === 'contact-removed') push('contact-removed', { sessionId: e.sessionId })
     else if (e.type === 'group') push('group', e.group)
     else if (e.type === 'locked') push('locked', {})
+    else if (e.type === 'attachment') { const { type: _t, ...progress } = e; push('attachment', progress) }
     else void status().then((s) => { push('status', s) })
   }
   const account = new AccountLifecycle({
@@ -100,6 +103,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     unlock: async (passphrase) => await account.unlock(passphrase),
     lock: async () => { account.lock() },
     messenger: () => account.messenger(),
+    attachments: () => account.attachments(),
     selfId: (): SessionId => account.selfId(),
     settings: async () => { await account.requireSettingsAccess(); return settings },
     async updateSettings (change: Partial<Settings>) {
@@ -133,7 +137,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   try {
     api = await startApiServer({
       token,
-      routes: [...apiRoutes(controller), ...accountRoutes(accountControl), ...groupRoutes({ groups: () => account.groups(), messenger: () => account.messenger() })],
+      routes: [...apiRoutes(controller), ...accountRoutes(accountControl), ...groupRoutes({ groups: () => account.groups() }), ...attachmentRoutes({ attachments: () => account.attachments() })],
       logger: init.logger.forComponent('sotto:api'),
       host: init.apiHost,
       port: init.apiPort ?? 0,

@@ -38,6 +38,13 @@ export const MAX_GROUPS = 200
 export const MAX_OLD_SENDER_KEYS = 2
 /** Group messages kept aside because their sender key had not arrived yet, per group. */
 export const MAX_PENDING_PER_GROUP = 500
+/**
+ * After a start, how long a message that skips ahead in its sender's chain waits for the
+ * group mailboxes to bring the ones before it (G6: a member back online gets live copies
+ * through gossip's message cache and direct copies while its collection runs). A collection
+ * that reached the holders ends the wait sooner; with no holder at all, it ends here.
+ */
+export const CATCH_UP_MAX_MS = 2 * 60_000
 /** Pending messages older than this are dropped (the mailbox TTL). */
 export const PENDING_MAX_AGE_MS = 14 * 24 * 60 * 60 * 1000
 

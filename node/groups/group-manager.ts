@@ -1,7 +1,9 @@
 /**
  * The group use cases (docs/GROUPS.md): create, add, remove, leave, accept, send, and what
  * arrives: control payloads inside 1:1 sessions (applyControl, called inside the messenger's
- * commit), group messages from gossip, direct copies and group mailboxes (receive).
+ * commit), group messages from gossip, direct copies and group mailboxes (receive, handed
+ * to group-intake.ts). How messages leave is group-delivery.ts; the mailbox reading,
+ * group-collector.ts.
  *
  * Writes that touch the message log or a sender chain run under the messenger's lock, each in
  * one batch with what it records. Follow-ups that send (rotations, distributions) run after
@@ -12,31 +14,25 @@ import type { IdentityKeys } from '../identity/keys.js'
 import { parseSessionId, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger } from '../log.js'
 import { cleanName, previewOf, type LastMessage } from '../messaging/contacts.js'
-import type { Message } from '../messaging/message-log.js'
+import type { Message, MessageState, StateExtra } from '../messaging/message-log.js'
 import type { Messenger } from '../messaging/messenger.js'
-import { decodePayload, encodePayload, MAX_TEXT_LENGTH } from '../messaging/payload.js'
+import type { MessengerEvent } from '../messaging/ports.js'
+import { encodePayload, MAX_TEXT_LENGTH } from '../messaging/payload.js'
 import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
-import { DAY_MS, GROUP_MAILBOX_TTL_MS, GROUP_MESSAGE_VERSION, GROUP_SECRET_RETENTION_MS, MAX_GROUP_MEMBERS, MAX_GROUPS, MAX_PENDING_PER_GROUP, MAX_STATE_HISTORY, PENDING_MAX_AGE_MS, SENDER_KEY_MAX_AGE_MS, SENDER_KEY_MAX_MESSAGES } from './constants.js'
+import { DAY_MS, GROUP_SECRET_RETENTION_MS, MAX_GROUP_MEMBERS, MAX_GROUPS, MAX_STATE_HISTORY, SENDER_KEY_MAX_AGE_MS, SENDER_KEY_MAX_MESSAGES } from './constants.js'
 import { decodeControl, encodeKeyControl, encodeStateControl } from './control.js'
 import { GroupError } from './errors.js'
-import { dayOf, mailboxDay, topicFor } from './group-mailbox.js'
+import { GroupCollector } from './group-collector.js'
+import { GroupDelivery, type GroupNet } from './group-delivery.js'
+import { GroupIntake, type GroupVerdict } from './group-intake.js'
+import { topicFor } from './group-mailbox.js'
 import { authorised, decodeState, encodeState, leaveAdmins, nextState, signState, stateHash, wins, type GroupState } from './group-state.js'
-import { currentSecret, encodeStateB64, GroupStore, stateOf, type GroupRecord, type PendingMessage } from './group-store.js'
-import { distributionOf, fromDistribution, loadSenderKey, newSenderKey, nextSendingKey, receivingKey, type SenderKey, type SenderKeyDistribution } from './sender-key.js'
-import { decryptGroupMessage, encodeGroupMessage, openFromMailbox, peekGroupMessage, sealForMailbox, verifyGroupMessage } from './wire.js'
+import { currentSecret, encodeStateB64, GroupStore, stateOf, type GroupRecord } from './group-store.js'
+import { distributionOf, fromDistribution, newSenderKey, nextSendingKey, type SenderKey, type SenderKeyDistribution } from './sender-key.js'
+import { encodeGroupMessage } from './wire.js'
 
-/** What the group layer needs of the network (node/net/group-transport.ts). */
-export interface GroupNet {
-  subscribe: (topic: string, handler: (data: Uint8Array) => void) => void
-  unsubscribe: (topic: string) => void
-  publish: (topic: string, data: Uint8Array) => Promise<string[]>
-  subscribers: (topic: string) => Set<string>
-  peerIdOf: (member: SessionId) => Promise<string | undefined>
-  deliverDirect: (member: SessionId, data: Uint8Array) => Promise<boolean>
-  put: (mailbox: Uint8Array, envelope: Uint8Array) => Promise<number>
-  fetchAll: (mailbox: Uint8Array, sign: ReturnType<typeof mailboxDay>['sign']) => Promise<Array<{ envelope: Uint8Array, expiresAt: number }>>
-}
+export type { GroupNet } from './group-delivery.js'
 
 /** A group as the API shows it (docs/API.md "Groups"). */
 export interface GroupView {
@@ -53,12 +49,12 @@ export interface GroupView {
   lastMessageAt?: number
 }
 
-export type GroupEvent = { type: 'group', group: GroupView } | { type: 'message', message: Message }
+export type GroupEvent =
+  | { type: 'group', group: GroupView }
+  | { type: 'message', message: Message }
+  | Extract<MessengerEvent, { type: 'message-state' }>
 
-export type GroupVerdict = 'accepted' | 'duplicate' | 'pending' | 'rejected'
-
-/** How a message went out: gossip peers, direct copies, mailbox copies. */
-export interface FanOut { gossip: number, direct: number, mailboxes: number }
+export type { GroupVerdict } from './group-intake.js'
 
 export interface GroupManagerInit {
   identity: IdentityKeys
@@ -76,8 +72,6 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
 const EARLY_KEYS = ['group-early'] as const
 /** Sender keys that came before their group's invite, all groups together (oldest evicted). */
 const MAX_EARLY_KEYS = 500
-/** Pending messages whose group is not known from where they came (direct copies). */
-const UNKNOWN = '_'
 
 interface EarlyKey { group: string, from: SessionId, key: ReturnType<typeof encodeKeyControl>, at: number }
 
@@ -86,23 +80,72 @@ export class GroupManager {
   private readonly self: SessionId
   private readonly topics = new Map<string, string>()
   private timer: NodeJS.Timeout | undefined
-  private collecting: Promise<void> | undefined
-  /** Fan-out of the last message sent per group (bench, tests). */
-  lastFanOut: FanOut | undefined
+  private readonly collector: GroupCollector
+  /** What arrives, one message at a time, in order (group-intake.ts). */
+  private readonly intake: GroupIntake
+  /** Fan-out and retries of the messages we send. */
+  readonly delivery: GroupDelivery
 
   constructor (private readonly init: GroupManagerInit) {
     this.groups = new GroupStore(init.store)
     this.self = init.identity.sessionId
+    this.delivery = new GroupDelivery({
+      self: this.self,
+      store: init.store,
+      groups: this.groups,
+      net: init.net,
+      logger: init.logger,
+      now: init.now,
+      onState: async (group, id, state, extra) => { await this.setState(group, id, state, extra) }
+    })
+    this.collector = new GroupCollector({
+      groups: this.groups,
+      net: init.net,
+      logger: init.logger,
+      now: init.now,
+      receive: async (bytes, group) => await this.receive(bytes, group, 'mailbox'),
+      markCollected: async (group, day) => {
+        await this.init.messenger.locked(async () => {
+          const latest = await this.groups.get(group)
+          if (latest !== undefined) await this.init.store.batch([this.groups.putOp({ ...latest, collectedDay: day })])
+        })
+        await this.intake.caughtUp(group)
+      }
+    })
+    this.intake = new GroupIntake({
+      self: this.self,
+      store: init.store,
+      groups: this.groups,
+      messenger: init.messenger,
+      logger: init.logger,
+      now: init.now,
+      onMessage: (message, record) => {
+        this.emit({ type: 'message', message })
+        this.changed(record)
+      }
+    })
   }
 
   async start (): Promise<void> {
-    for (const r of await this.groups.list()) this.subscribeTo(r)
+    const all = await this.groups.list()
+    for (const r of all) this.subscribeTo(r)
+    this.intake.startCatchUp(all.map((r) => r.id))
     this.timer = setInterval(() => { void this.collect() }, this.init.collectEveryMs ?? 300_000)
     this.timer.unref()
     void this.collect()
+    // Messages queued before a restart go out again (R11).
+    this.delivery.start()
+    void this.delivery.outbox.retryDue(true)
+  }
+
+  /** Tries every queued group message now (a peer connected: a path may be back). */
+  async retryDue (): Promise<void> {
+    await this.delivery.outbox.retryDue(true)
   }
 
   stop (): void {
+    this.delivery.stop()
+    this.intake.stop()
     if (this.timer !== undefined) clearInterval(this.timer)
     for (const topic of this.topics.values()) this.init.net.unsubscribe(topic)
     this.topics.clear()
@@ -301,41 +344,40 @@ export class GroupManager {
       const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'text', id, sentAt, text }))
       const { message, ops } = await this.init.messenger.log.prepareAppend({ id, peer: r.id as SessionId, direction: 'out', text, sentAt, state: 'sending', group: r.id, from: this.self })
       const next: GroupRecord = { ...latest, lastMessageAt: sentAt, lastMessage: previewOf(message) }
-      // The chain moves on in the same batch as the message: a key is never used twice (R10).
-      await this.init.store.batch([this.groups.ownKeyOp(r.id, step.next), ...ops, this.groups.putOp(next)])
+      const entry = this.delivery.entry(r.id, id, bytes)
+      // The chain moves on in the same batch as the message (a key is never used twice, R10),
+      // and the message is queued in it too: it is never shown as sent without going out.
+      await this.init.store.batch([this.groups.ownKeyOp(r.id, step.next), ...ops, this.groups.putOp(next), this.delivery.queueOp(entry)])
       this.init.messenger.log.committed(message)
-      return { message, bytes, record: next }
+      return { message, entry, record: next }
     })
     this.emit({ type: 'message', message: done.message })
-    const fan = await this.fanOut(done.record, done.bytes)
-    this.lastFanOut = fan
-    const state = fan.gossip + fan.direct > 0 ? 'delivered' : fan.mailboxes > 0 ? 'stored' : 'failed'
-    const updated = await this.init.messenger.locked(async () => {
-      const p = await this.init.messenger.log.prepareState(r.id as SessionId, id, state, 'out', state === 'failed' ? { lastError: 'ERR_NO_MAILBOX_PEER' } : {})
-      if (p !== undefined) await this.init.store.batch([p.op])
-      return p?.message
-    })
     this.changed(done.record)
-    return updated ?? done.message
+    await this.delivery.outbox.attempt(done.entry)
+    return (await this.init.messenger.log.find(r.id as SessionId, id)) ?? done.message
   }
 
-  /** Gossip to the topic's mesh; a direct copy to members not seen subscribed; a sealed copy in today's group mailbox. */
-  private async fanOut (r: GroupRecord, bytes: Uint8Array): Promise<FanOut> {
-    const secret = currentSecret(r)
-    if (secret === undefined) return { gossip: 0, direct: 0, mailboxes: 0 }
-    const topic = topicFor(secret)
-    const day = mailboxDay(secret, dayOf(this.init.now()), this.init.now)
-    const members = stateOf(r).members.filter((m) => m !== this.self)
-    const gossip = this.init.net.publish(topic, bytes)
-    const mailbox = this.init.net.put(day.mailbox, sealForMailbox(day.envelopeKey, bytes)).catch(() => 0)
-    const subscribed = this.init.net.subscribers(topic)
-    const direct = Promise.all(members.map(async (m) => {
-      const peer = await this.init.net.peerIdOf(m)
-      if (peer !== undefined && subscribed.has(peer)) return false
-      return await this.init.net.deliverDirect(m, bytes).catch(() => false)
-    }))
-    const [g, d, mb] = await Promise.all([gossip, direct, mailbox])
-    return { gossip: g.length, direct: d.filter(Boolean).length, mailboxes: mb }
+  /** An outgoing group message's state moved forward (its last-message preview with it). */
+  private async setState (group: string, id: string, state: MessageState, extra: StateExtra): Promise<void> {
+    const done = await this.init.messenger.locked(async () => {
+      const p = await this.init.messenger.log.prepareState(group as SessionId, id, state, 'out', extra)
+      if (p === undefined) return undefined
+      const r = await this.groups.get(group)
+      const record = r?.lastMessage?.id === id ? { ...r, lastMessage: previewOf(p.message) } : undefined
+      await this.init.store.batch([p.op, ...(record === undefined ? [] : [this.groups.putOp(record)])])
+      return { message: p.message, record }
+    })
+    if (done === undefined) return
+    const m = done.message
+    this.emit({
+      type: 'message-state',
+      id: m.id,
+      peer: m.peer,
+      state: m.state,
+      ...(m.lastError === undefined ? {} : { lastError: m.lastError }),
+      ...(m.mailboxes === undefined ? {} : { mailboxes: m.mailboxes, storedUntil: m.storedUntil })
+    })
+    if (done.record !== undefined) this.changed(done.record)
   }
 
   /** A new sender key of ours, sent pairwise to the other members and stored in the same batch. */
@@ -478,140 +520,20 @@ export class GroupManager {
     await this.init.messenger.sendGroupControl(peers.filter((p) => p !== this.self).map((peer) => ({ peer, group: encodeKeyControl(id, own) })), async () => [])
   }
 
-  /**
-   * A group message (gossip, a direct copy, or opened from a group mailbox). Checked in this
-   * order, each refusal leaving nothing changed: version and shape; the sender key is known
-   * (else kept aside until it comes); its owner is a member of the group now (G3); the
-   * signature is that key's (G3); the iteration is unused (G4); it decrypts.
-   */
-  async receive (bytes: Uint8Array, groupHint?: string): Promise<GroupVerdict> {
-    let header
-    try { header = peekGroupMessage(bytes) } catch { return 'rejected' }
-    const owner = await this.groups.keyOwner(header.keyId)
-    if (owner === undefined) return await this.keepPending(groupHint ?? UNKNOWN, bytes)
-    if (owner.member === this.self) return 'duplicate'
-    const r = await this.groups.get(owner.group)
-    if (r === undefined || (r.local !== 'accepted' && r.local !== 'request')) return 'rejected'
-    if (!stateOf(r).members.includes(owner.member)) return 'rejected'
-    const groupId = new Uint8Array(Buffer.from(owner.group, 'hex'))
-    const keys = await this.groups.memberKeys(owner.group, owner.member)
-    const stored = keys === undefined ? undefined : [keys.current, ...keys.old].find((k) => k.keyId === header.keyId)
-    if (stored === undefined || !verifyGroupMessage(groupId, loadSenderKey(stored).signingPublic, bytes)) {
-      this.init.logger.info('refused a group message', { code: 'ERR_GROUP_SIGNATURE' })
-      return 'rejected'
-    }
-    try {
-      const done = await this.init.messenger.locked(async () => {
-        const fresh = await this.groups.memberKeys(owner.group, owner.member)
-        const k = fresh === undefined ? undefined : [fresh.current, ...fresh.old].find((x) => x.keyId === header.keyId)
-        if (fresh === undefined || k === undefined) throw new GroupError('ERR_GROUP_KEY', 'the sender key went away')
-        const step = receivingKey(loadSenderKey(k), header.iteration)
-        const payload = decodePayload(decryptGroupMessage(groupId, step.seed, bytes))
-        if (payload.t !== 'text') throw new GroupError('ERR_PAYLOAD', 'a group message carries a text')
-        const keyOp = this.groups.updatedKeyOp(owner.group, owner.member, fresh, step.next)
-        const log = this.init.messenger.log
-        if (await log.known(owner.group as SessionId, payload.id)) {
-          await this.init.store.batch([keyOp])
-          return undefined
-        }
-        const latest = await this.record(owner.group)
-        const now = this.init.now()
-        const { message, ops } = await log.prepareAppend({ id: payload.id, peer: owner.group as SessionId, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', group: owner.group, from: owner.member })
-        const next: GroupRecord = { ...latest, unread: latest.unread + 1, lastMessageAt: now, lastMessage: previewOf(message) }
-        await this.init.store.batch([keyOp, ...ops, this.groups.putOp(next)])
-        log.committed(message)
-        return { message, record: next }
-      })
-      if (done === undefined) return 'duplicate'
-      this.emit({ type: 'message', message: done.message })
-      this.changed(done.record)
-      return 'accepted'
-    } catch (err) {
-      const code = (err as GroupError).code
-      if (code === 'ERR_GROUP_DUPLICATE') return 'duplicate'
-      this.init.logger.info('refused a group message', { code: code ?? 'ERR_INTERNAL' })
-      return 'rejected'
-    }
+  /** A group message (gossip, a direct copy, or from a group mailbox): group-intake.ts. */
+  async receive (bytes: Uint8Array, groupHint?: string, via: 'live' | 'mailbox' = 'live'): Promise<GroupVerdict> {
+    return await this.intake.receive(bytes, groupHint, via)
   }
 
-  private async keepPending (bucket: string, bytes: Uint8Array): Promise<GroupVerdict> {
-    await this.init.messenger.locked(async () => {
-      const now = this.init.now()
-      const list = (await this.groups.pending(bucket)).filter((p) => now - p.at < PENDING_MAX_AGE_MS)
-      const encoded = b64(bytes)
-      if (list.some((p) => p.bytes === encoded)) return
-      list.push({ bytes: encoded, at: now })
-      await this.init.store.batch([this.groups.pendingOp(bucket, list.slice(-MAX_PENDING_PER_GROUP))])
-    })
-    return 'pending'
-  }
-
-  /** Messages kept aside for a group (and those whose group was unknown) are tried again. */
   private async retryPending (id: string): Promise<void> {
-    for (const bucket of [id, UNKNOWN]) {
-      const list = await this.groups.pending(bucket)
-      if (list.length === 0) continue
-      await this.init.store.batch([this.groups.pendingOp(bucket, [])])
-      const still: PendingMessage[] = []
-      for (const p of list) {
-        const bytes = new Uint8Array(Buffer.from(p.bytes, 'base64'))
-        const header = peekGroupMessage(bytes)
-        if (await this.groups.keyOwner(header.keyId) === undefined) { still.push(p); continue }
-        await this.receive(bytes, bucket === UNKNOWN ? undefined : bucket)
-      }
-      if (still.length > 0) {
-        await this.init.messenger.locked(async () => {
-          const now = await this.groups.pending(bucket)
-          await this.init.store.batch([this.groups.pendingOp(bucket, [...still, ...now])])
-        })
-      }
-    }
+    await this.intake.retryPending(id)
   }
 
   // ---- group mailboxes ----
 
-  /**
-   * Reads the group mailboxes of every day since the last collection (at most the 14 days
-   * copies are held), under every secret the group had then; opens the copies in the order
-   * the holders stored them (their expiry), so a member back after days gets every message
-   * in order, once (G6: duplicates stop at the sender chain and at the message id).
-   */
+  /** Reads the group mailboxes for what gossip missed (group-collector.ts, G6). */
   async collect (): Promise<void> {
-    if (this.collecting !== undefined) { await this.collecting; return }
-    this.collecting = (async () => {
-      for (const r of await this.groups.list()) {
-        if (r.local !== 'accepted' && r.local !== 'request') continue
-        await this.collectGroup(r).catch((err) => { this.init.logger.debug('group mailbox collection failed', { code: (err as GroupError).code ?? 'ERR' }) })
-      }
-    })().finally(() => { this.collecting = undefined })
-    await this.collecting
-  }
-
-  private async collectGroup (r: GroupRecord): Promise<void> {
-    const now = this.init.now()
-    const today = dayOf(now)
-    const oldest = dayOf(now - GROUP_MAILBOX_TTL_MS)
-    const from = Math.max(oldest, (r.collectedDay ?? dayOf(r.joinedAt)) - 1)
-    const copies: Array<{ expiresAt: number, message: Uint8Array }> = []
-    await Promise.all(r.secrets.map(async (s, i) => {
-      const until = i + 1 < r.secrets.length ? dayOf(r.secrets[i + 1].since) + 1 : today
-      const secret = new Uint8Array(Buffer.from(s.secret, 'base64'))
-      for (let day = Math.max(from, dayOf(s.since) - 1); day <= Math.min(until, today); day++) {
-        const box = mailboxDay(secret, day, this.init.now)
-        for (const held of await this.init.net.fetchAll(box.mailbox, box.sign)) {
-          try { copies.push({ expiresAt: held.expiresAt, message: openFromMailbox(box.envelopeKey, held.envelope) }) } catch { /* junk in the mailbox */ }
-        }
-      }
-    }))
-    copies.sort((a, b) => a.expiresAt - b.expiresAt)
-    for (const c of copies) {
-      if (c.message[0] !== GROUP_MESSAGE_VERSION) continue
-      await this.receive(c.message, r.id)
-    }
-    await this.init.messenger.locked(async () => {
-      const latest = await this.groups.get(r.id)
-      if (latest !== undefined) await this.init.store.batch([this.groups.putOp({ ...latest, collectedDay: today })])
-    })
+    await this.collector.collect()
   }
 
   // ---- helpers ----
@@ -688,3 +610,4 @@ export class GroupManager {
     try { this.init.onEvent(e) } catch { /* a listener's failure is not ours */ }
   }
 }
+

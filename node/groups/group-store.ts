@@ -36,7 +36,8 @@ export interface GroupRecord {
 }
 
 export interface MemberKeys { current: StoredSenderKey, old: StoredSenderKey[] }
-export interface PendingMessage { bytes: string, at: number }
+/** A group message kept aside (its key not here yet, or waiting for the catch-up); `live`: it came by gossip or direct, not from a mailbox. */
+export interface PendingMessage { bytes: string, at: number, live?: boolean }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64')
 

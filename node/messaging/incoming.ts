@@ -55,7 +55,8 @@ async function text (deps: IncomingDeps, from: SessionId, existing: Contact | un
   if (await log.known(from, payload.id)) return { outcome: { kind: 'duplicate' }, ops: [] }
   const quote = payload.replyTo === undefined ? undefined : await quoteOf(log, from, payload.replyTo)
   const { message, ops } = await log.prepareAppend({
-    id: payload.id, peer: from, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', ...(quote === undefined ? {} : { quote })
+    id: payload.id, peer: from, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', ...(quote === undefined ? {} : { quote }),
+    ...(payload.attachments === undefined ? {} : { attachments: payload.attachments })
   })
   let contact: Contact
   if (existing === undefined) {

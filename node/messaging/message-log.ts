@@ -9,6 +9,7 @@
  * positions (`seq`, inbox cursors) do not shift.
  */
 import type { SessionId } from '../identity/session-id.js'
+import type { AttachmentRef } from '../attachments/refs.js'
 import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
 
@@ -42,6 +43,8 @@ export interface Message {
   /** A group message: the group's id (then `peer` is the group id too) and its author. */
   group?: string
   from?: SessionId
+  /** Files this message carries (node/attachments), with their keys: the API shows them without. */
+  attachments?: AttachmentRef[]
 }
 
 export interface Quote { id: string, text: string, fromMe: boolean }
@@ -135,7 +138,7 @@ export class MessageLog {
     const ops: StoreOp[] = []
     const gone = new Set(messages.map((m) => m.id))
     for (const m of messages) {
-      const { quote: _quote, lastError: _error, ...rest } = m
+      const { quote: _quote, lastError: _error, attachments: _files, ...rest } = m
       ops.push(this.putOp({ ...rest, text: '', deleted: true }))
     }
     for await (const value of this.store.list(['msg', peer])) {

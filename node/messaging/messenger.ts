@@ -16,12 +16,13 @@ import { MessagingError } from './errors.js'
 import { applyIncoming, type GroupControlHandler, type Incoming } from './incoming.js'
 import { MessageLog, type Message, type MessageState, type Quote, type StateExtra } from './message-log.js'
 import { Mutex } from './mutex.js'
-import { deliveryErrorCode, Outbox, type OutboxEntry, type OutboxKind } from './outbox.js'
+import { deliveryErrorCode, FIRST_BACKOFF_MS, Outbox, type OutboxEntry, type OutboxKind } from './outbox.js'
 import { decodePayload, encodePayload, MAX_QUOTE_LENGTH, MAX_RECEIPT_IDS, MAX_TEXT_LENGTH, type Payload, type ReceiptKind, type TextPayload } from './payload.js'
 import { cleanProfileName, nextVersion, ProfileStore } from './profile.js'
 import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto } from './ports.js'
 import { receiptDelayMs } from './receipt-delay.js'
 import { search, type SearchResult } from './search.js'
+import type { AttachmentRef } from '../attachments/refs.js'
 
 /**
  * What became of an envelope: `refused` ones may only be early (a message before its
@@ -54,6 +55,8 @@ export interface SendOptions {
   signal?: AbortSignal
   /** The id of a message in the same conversation this text replies to. */
   quote?: string
+  /** Files to carry (node/attachments); with them the text may be empty. */
+  attachments?: AttachmentRef[]
 }
 
 /** Sealed envelopes for one peer, ready to queue, or the code of the seal that failed. */
@@ -81,6 +84,7 @@ export class Messenger {
       now: this.now,
       onSettled: async (entry, result) => { await this.settled(entry, result) },
       onRefused: async (entry) => await this.reseal(entry),
+      seal: async (entry) => await this.sealQueued(entry),
       onAttemptFailed: async (entry, result) => { await this.attemptFailed(entry, result) }
     })
   }
@@ -109,13 +113,17 @@ export class Messenger {
    * Seals group control payloads pairwise (each inside its 1:1 session, G8) and queues them in
    * one batch with `extraOps` (say, the new sender key they distribute): the key is stored only
    * together with its distribution, so nothing is sent under it before that went out. Then
-   * tries each once. Peers whose seal failed are returned (they are not queued).
+   * tries each once. A payload whose seal failed (no prekey record found yet: many members
+   * looking each other up at once, a member offline too long for its record) is queued
+   * unsealed and sealed again by the outbox's retries; those peers are returned. Only an
+   * identity change is not queued: it waits for the user.
    */
   async sendGroupControl (items: Array<{ peer: SessionId, group: Record<string, unknown> }>, extraOps: () => Promise<StoreOp[]>, options: { signal?: AbortSignal } = {}): Promise<{ failed: SessionId[] }> {
     await Promise.all([...new Set(items.map((i) => i.peer))].map(async (peer) => { await this.init.crypto.prepare?.(peer, options).catch(() => {}) }))
     const failed: SessionId[] = []
     const entries = await this.lock.run(async () => {
       const out: OutboxEntry[] = []
+      const later: OutboxEntry[] = []
       const now = this.now()
       for (const item of items) {
         const id = randomBytes(16).toString('hex')
@@ -124,11 +132,13 @@ export class Messenger {
           out.push({ id, peer: item.peer, kind: 'group', group: JSON.stringify(item.group), envelope: Buffer.from(envelope).toString('base64'), createdAt: now, attempts: 0, nextAttemptAt: now })
         } catch (err) {
           await this.noteIdentityChange(item.peer, err)
-          this.init.logger.info('could not seal a group payload', { code: (err as SottoError).code ?? 'ERR_SEAL' })
+          const code = (err as SottoError).code ?? 'ERR_SEAL'
+          this.init.logger.info('could not seal a group payload', { code })
           failed.push(item.peer)
+          if (code !== 'ERR_IDENTITY_CHANGED') later.push({ id, peer: item.peer, kind: 'group', group: JSON.stringify(item.group), envelope: '', createdAt: now, attempts: 1, nextAttemptAt: now + FIRST_BACKOFF_MS })
         }
       }
-      await this.init.store.batch([...await extraOps(), ...out.map((e) => this.outbox.queueOp(e))])
+      await this.init.store.batch([...await extraOps(), ...[...out, ...later].map((e) => this.outbox.queueOp(e))])
       return out
     })
     await Promise.all(entries.map(async (e) => await this.outbox.attempt(e, options).catch(() => undefined)))
@@ -212,7 +222,8 @@ export class Messenger {
 
   /** Stores the text as "sending", then tries to deliver it; resolves with its state after that try. */
   async send (to: string, text: string, options: SendOptions = {}): Promise<Message> {
-    if (typeof text !== 'string' || text.length === 0) throw new MessagingError('ERR_EMPTY_MESSAGE', 'nothing to send')
+    const files = options.attachments !== undefined && options.attachments.length > 0 ? options.attachments : undefined
+    if (typeof text !== 'string' || (text.length === 0 && files === undefined)) throw new MessagingError('ERR_EMPTY_MESSAGE', 'nothing to send')
     if (text.length > MAX_TEXT_LENGTH) throw new MessagingError('ERR_MESSAGE_TOO_LONG', `a message has at most ${MAX_TEXT_LENGTH} characters`)
     const target = await this.contacts.resolve(to)
     const peer = typeof target === 'string' ? target : target.sessionId
@@ -228,12 +239,13 @@ export class Messenger {
       // Writing to a new Session ID makes it a contact (no local name: its profile name or ID shows).
       const existing = await this.contacts.get(peer)
       const contact = existing ?? newContact(peer, '', 'accepted', sentAt)
-      const payload: TextPayload = { v: 1, t: 'text', id, sentAt, text, ...(quote === undefined ? {} : { replyTo: { id: quote.id, text: quote.text } }) }
+      const payload: TextPayload = { v: 1, t: 'text', id, sentAt, text, ...(quote === undefined ? {} : { replyTo: { id: quote.id, text: quote.text } }), ...(files === undefined ? {} : { attachments: files }) }
       const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload }], options)
       const { message, ops } = await this.log.prepareAppend({
         id, peer, direction: 'out', text, sentAt, state: 'error' in sealed ? 'failed' : 'sending',
         ...('error' in sealed ? { lastError: sealed.error } : {}),
-        ...(quote === undefined ? {} : { quote })
+        ...(quote === undefined ? {} : { quote }),
+        ...(files === undefined ? {} : { attachments: files })
       })
       const updated = currentContact({
         ...contact,
@@ -338,7 +350,7 @@ export class Messenger {
   }
 
   private textPayloadOf (m: Message): TextPayload {
-    return { v: 1, t: 'text', id: m.id, sentAt: m.sentAt, text: m.text, ...(m.quote === undefined ? {} : { replyTo: { id: m.quote.id, text: m.quote.text } }) }
+    return { v: 1, t: 'text', id: m.id, sentAt: m.sentAt, text: m.text, ...(m.quote === undefined ? {} : { replyTo: { id: m.quote.id, text: m.quote.text } }), ...(m.attachments === undefined ? {} : { attachments: m.attachments }) }
   }
 
   /**
@@ -377,6 +389,20 @@ export class Messenger {
    * sender first (H5). Start a fresh session from the record without a one-time prekey (X3DH
    * §4.2 allows it) and seal the same payload again.
    */
+  /** A queued payload whose first seal failed, sealed now (its record looked up first, outside the lock). */
+  private async sealQueued (entry: OutboxEntry): Promise<Uint8Array | undefined> {
+    const payload = await this.payloadOf(entry)
+    if (payload === undefined) return undefined
+    try {
+      await this.init.crypto.prepare?.(entry.peer)
+      return await this.lock.run(async () => await this.init.crypto.seal(entry.peer, encodePayload(payload)))
+    } catch (err) {
+      await this.noteIdentityChange(entry.peer, err)
+      this.init.logger.info('could not seal a queued payload yet', { code: (err as SottoError).code ?? 'ERR_SEAL' })
+      return undefined
+    }
+  }
+
   private async reseal (entry: OutboxEntry): Promise<Uint8Array | undefined> {
     const payload = await this.payloadOf(entry)
     if (payload === undefined) return undefined

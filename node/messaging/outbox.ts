@@ -39,6 +39,11 @@ export interface OutboxEntry {
 
 export interface OutboxInit {
   store: SecureStore
+  /**
+   * The table its entries live in; default "outbox". Group messages keep theirs apart
+   * (node/groups/group-delivery.ts), so the 1:1 outbox never hands them to a 1:1 transport.
+   */
+  table?: string
   transport: EnvelopeTransport
   logger: ComponentLogger
   now: () => number
@@ -49,6 +54,11 @@ export interface OutboxInit {
    * H5): a new envelope to try once instead, or undefined to give up.
    */
   onRefused?: (entry: OutboxEntry) => Promise<Uint8Array | undefined>
+  /**
+   * Seals an entry that was queued unsealed (`envelope` empty: its first seal failed, say no
+   * prekey record was found yet): the envelope, or undefined to try again later.
+   */
+  seal?: (entry: OutboxEntry) => Promise<Uint8Array | undefined>
   /** An attempt failed and the entry stays queued (say, no mailbox peer could take it yet). */
   onAttemptFailed?: (entry: OutboxEntry, result: Extract<DeliveryResult, { ok: false }>) => Promise<void>
 }
@@ -64,16 +74,19 @@ export class Outbox {
   private timer: NodeJS.Timeout | undefined
   private running = false
   private readonly inFlight = new Set<string>()
+  private readonly table: string
 
-  constructor (private readonly init: OutboxInit) {}
+  constructor (private readonly init: OutboxInit) {
+    this.table = init.table ?? 'outbox'
+  }
 
   /** The write that queues an envelope; commit it in the same batch as the message. */
   queueOp (entry: OutboxEntry): StoreOp {
-    return { type: 'put', key: ['outbox', entry.id], value: jsonValue(entry) }
+    return { type: 'put', key: [this.table, entry.id], value: jsonValue(entry) }
   }
 
   dropOp (id: string): StoreOp {
-    return { type: 'del', key: ['outbox', id] }
+    return { type: 'del', key: [this.table, id] }
   }
 
   /** The writes that drop every queued entry for a peer. */
@@ -83,7 +96,7 @@ export class Outbox {
 
   async entries (): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = []
-    for await (const v of this.init.store.list(['outbox'])) out.push(JSON.parse(new TextDecoder().decode(v)) as OutboxEntry)
+    for await (const v of this.init.store.list([this.table])) out.push(JSON.parse(new TextDecoder().decode(v)) as OutboxEntry)
     return out
   }
 
@@ -92,10 +105,13 @@ export class Outbox {
     if (this.inFlight.has(entry.id)) return { ok: false, error: 'IN_FLIGHT' }
     this.inFlight.add(entry.id)
     try {
-      const result = await this.init.transport.deliver(entry.peer, new Uint8Array(Buffer.from(entry.envelope, 'base64')), options)
+      const envelope = await this.envelopeOf(entry)
+      const result: DeliveryResult = envelope === undefined
+        ? { ok: false, error: 'ERR_NO_SESSION' }
+        : await this.init.transport.deliver(entry.peer, envelope, options)
       const now = this.init.now()
       if (result.ok) {
-        await this.init.store.del(['outbox', entry.id])
+        await this.init.store.del([this.table, entry.id])
         await this.init.onSettled(entry, result)
         return result
       }
@@ -105,29 +121,39 @@ export class Outbox {
         const again = entry.resealed === true || this.init.onRefused === undefined ? undefined : await this.init.onRefused(entry)
         if (again !== undefined) {
           const next: OutboxEntry = { ...entry, envelope: Buffer.from(again).toString('base64'), resealed: true, attempts, nextAttemptAt: now }
-          await this.init.store.put(['outbox', entry.id], jsonValue(next))
+          await this.init.store.put([this.table, entry.id], jsonValue(next))
           this.inFlight.delete(entry.id)
           return await this.attempt(next, options)
         }
-        await this.init.store.del(['outbox', entry.id])
+        await this.init.store.del([this.table, entry.id])
         await this.init.onSettled(entry, result)
         return result
       }
       if (now - entry.createdAt > OUTBOX_GIVE_UP_MS) {
-        await this.init.store.del(['outbox', entry.id])
+        await this.init.store.del([this.table, entry.id])
         await this.init.onSettled(entry, result)
         return result
       }
-      const current = await getJson<OutboxEntry>(this.init.store, ['outbox', entry.id])
+      const current = await getJson<OutboxEntry>(this.init.store, [this.table, entry.id])
       if (current !== undefined) {
         const backoff = Math.min(FIRST_BACKOFF_MS * 2 ** (attempts - 1), MAX_BACKOFF_MS)
-        await this.init.store.put(['outbox', entry.id], jsonValue({ ...current, attempts, nextAttemptAt: now + backoff }))
+        await this.init.store.put([this.table, entry.id], jsonValue({ ...current, attempts, nextAttemptAt: now + backoff }))
         await this.init.onAttemptFailed?.(entry, result)
       }
       return result
     } finally {
       this.inFlight.delete(entry.id)
     }
+  }
+
+  /** The entry's envelope, sealed now (and stored) if it was queued unsealed; undefined if it still cannot be. */
+  private async envelopeOf (entry: OutboxEntry): Promise<Uint8Array | undefined> {
+    if (entry.envelope !== '') return new Uint8Array(Buffer.from(entry.envelope, 'base64'))
+    const sealed = await this.init.seal?.(entry)
+    if (sealed === undefined) return undefined
+    const current = await getJson<OutboxEntry>(this.init.store, [this.table, entry.id])
+    if (current !== undefined) await this.init.store.put([this.table, entry.id], jsonValue({ ...current, envelope: Buffer.from(sealed).toString('base64') }))
+    return sealed
   }
 
   /** Retries due entries every second until stop(). */

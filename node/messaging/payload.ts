@@ -6,6 +6,7 @@
  */
 import { ParseError } from '../errors.js'
 import { cleanName } from './contacts.js'
+import { parseAttachmentRefs, type AttachmentRef } from '../attachments/refs.js'
 
 /** Longest text we send or accept (characters); the padding buckets are sized for it. */
 export const MAX_TEXT_LENGTH = 8000
@@ -22,7 +23,8 @@ export type ReceiptKind = 'delivered' | 'read'
 /** The message a text replies to, as the sender saw it. */
 export interface ReplyTo { id: string, text: string }
 
-export type TextPayload = { v: 1, t: 'text', id: string, sentAt: number, text: string, replyTo?: ReplyTo }
+/** A text may carry files (node/attachments): then its text may be empty. */
+export type TextPayload = { v: 1, t: 'text', id: string, sentAt: number, text: string, replyTo?: ReplyTo, attachments?: AttachmentRef[] }
 export type ProfilePayload = { v: 1, t: 'profile', name: string | null, version: number }
 
 /**
@@ -59,6 +61,7 @@ export function decodePayload (bytes: Uint8Array): Payload {
     if (!Number.isSafeInteger(raw.sentAt) || raw.sentAt < 0) throw new ParseError('bad timestamp', 'ERR_PAYLOAD')
     const text: TextPayload = { v: 1, t: 'text', id: raw.id, sentAt: raw.sentAt, text: raw.text }
     if (raw.replyTo !== undefined) text.replyTo = replyTo(raw.replyTo)
+    if (raw.attachments !== undefined) text.attachments = parseAttachmentRefs(raw.attachments)
     return text
   }
   if (raw.t === 'receipt') {

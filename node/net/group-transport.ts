@@ -5,13 +5,14 @@
  * fetches with the mailbox protocol's owner proofs (keyed by the group layer). It carries
  * bytes only; which topic, mailbox or key is the group layer's business.
  */
+import type { PeerId } from '@libp2p/interface'
 import type { SessionId } from '../identity/session-id.js'
 import type { ComponentLogger } from '../log.js'
 import { deliverEnvelope } from './deliver.js'
 import type { SottoLibp2p } from './libp2p.js'
-import { MAX_FETCH_PAGES } from './mailbox/constants.js'
+import { DEFAULT_TTL_MS, MAX_FETCH_PAGES } from './mailbox/constants.js'
 import { closestPeersWalk, MAILBOX_COLLECT_PEERS, putInMailboxes } from './mailbox/placement.js'
-import { fetchPage, type ProofSigner } from './mailbox/protocol.js'
+import { fetchPage, putEnvelope, type ProofSigner } from './mailbox/protocol.js'
 import type { MailboxCursor } from './mailbox/store.js'
 import type { Routing } from './routing.js'
 
@@ -27,9 +28,17 @@ export interface HeldCopy { envelope: Uint8Array, expiresAt: number, id: string 
 /** A member's routing is reused this long before the DHT is asked again (as for 1:1 delivery). */
 export const GROUP_ROUTING_CACHE_MS = 5 * 60_000
 const MAX_CACHED_ROUTES = 1_000
+/**
+ * The holders of a group mailbox are reused this long (a DHT walk per message was most of a
+ * sender's bytes, measured: bench:groups); the holders' own rebalancing moves copies on if the
+ * closest peers change meanwhile, as for all mail.
+ */
+export const GROUP_HOLDERS_CACHE_MS = 5 * 60_000
+const MAX_CACHED_HOLDERS = 256
 
 export class GroupTransport {
   private readonly routes = new Map<string, { routing: Routing | undefined, at: number }>()
+  private readonly holders = new Map<string, { peers: PeerId[], at: number }>()
   private readonly handlers = new Map<string, (data: Uint8Array) => void>()
   private readonly onMessage = (event: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
     const handler = this.handlers.get(event.detail.topic)
@@ -93,24 +102,46 @@ export class GroupTransport {
     return false
   }
 
-  /** Puts a sealed copy in the mailbox peers closest to `mailbox`; how many took it. */
+  /**
+   * Puts a sealed copy in the mailbox peers closest to `mailbox`; how many took it. Every
+   * message of a group's day goes to the same mailbox: the peers that took the last copy get
+   * the next one without a new DHT walk, as long as they all take it (GROUP_HOLDERS_CACHE_MS).
+   */
   async put (mailbox: Uint8Array, envelope: Uint8Array): Promise<number> {
-    return (await putInMailboxes(this.init.libp2p, mailbox, envelope)).count
+    const key = Buffer.from(mailbox).toString('hex')
+    const cached = this.holders.get(key)
+    if (cached !== undefined && Date.now() - cached.at < GROUP_HOLDERS_CACHE_MS) {
+      const results = await Promise.all(cached.peers.map(async (p) => await putEnvelope(this.init.libp2p, p, mailbox, envelope, DEFAULT_TTL_MS)))
+      const took = results.filter((r) => r.ok).length
+      if (took === cached.peers.length) return took
+      // One went away or refused: look the holders up again (the copies already placed stay).
+      this.holders.delete(key)
+      if (took > 0) return took
+    }
+    const placed = await putInMailboxes(this.init.libp2p, mailbox, envelope)
+    if (placed.holders.length > 0) {
+      if (this.holders.size >= MAX_CACHED_HOLDERS) this.holders.delete(this.holders.keys().next().value as string)
+      this.holders.set(key, { peers: placed.holders, at: Date.now() })
+    }
+    return placed.count
   }
 
   /**
-   * Everything the peers closest to `mailbox` hold for it, page by page, de-duplicated by id.
+   * Everything the peers closest to `mailbox` hold for it, page by page, de-duplicated by id,
+   * and how many of them answered (0: nobody was reached, so nothing can be concluded).
    * Nothing is acked: the other members read the same copies; they expire by their TTL.
    */
-  async fetchAll (mailbox: Uint8Array, sign: ProofSigner): Promise<HeldCopy[]> {
+  async fetchAll (mailbox: Uint8Array, sign: ProofSigner): Promise<{ copies: HeldCopy[], answered: number }> {
     const { libp2p } = this.init
     const walk = await closestPeersWalk(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
     const found = new Map<string, HeldCopy>()
+    let answered = 0
     await Promise.all(walk.peers.map(async (peer) => {
       let after: MailboxCursor | undefined
       for (let page = 0; page < MAX_FETCH_PAGES; page++) {
         const r = await fetchPage(libp2p, peer, sign, { after })
         if (!r.ok) return
+        if (page === 0) answered++
         for (const e of r.envelopes) {
           const id = Buffer.from(e.id).toString('hex')
           const seen = found.get(id)
@@ -120,7 +151,7 @@ export class GroupTransport {
         after = r.next
       }
     }))
-    return [...found.values()]
+    return { copies: [...found.values()], answered }
   }
 
   stop (): void {

@@ -42,6 +42,9 @@ export type SottoLibp2p = Libp2p<{ dht: KadDHT, identify: unknown, ping: unknown
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
 
+/** Addresses gossipsub's IP colocation penalty does not apply to (peers on this machine). */
+const LOOPBACK_IPS = ['127.0.0.1', '::1']
+
 export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLibp2p> {
   const listen = init.listen ?? DEFAULT_LISTEN
   const keepPrivate = init.keepPrivateAddresses ?? listen.some((a) => /\/ip4\/(127\.|10\.|192\.168\.|0\.0\.0\.0)|\/ip6\/::1?\//.test(a))
@@ -66,7 +69,18 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     // Group fan-out (docs/GROUPS.md): messages carry their own signature (sender keys), so the
     // libp2p-level one is off and no PeerId is bound to a message; mesh-only publishing
     // (floodPublish off) keeps a sender's bytes to its mesh (D) peers.
-    pubsub: gossipsub({ globalSignaturePolicy: StrictNoSign, emitSelf: false, floodPublish: false, allowPublishToZeroTopicPeers: true, maxInboundDataLength: GOSSIP_MAX_MESSAGE_BYTES })
+    // Peer scoring keeps its defaults, but for loopback: the IP colocation penalty (more than
+    // 10 peers from one IP score below zero and are kept out of every mesh) is a Sybil defence
+    // that means nothing for peers on this very machine, and it left meshes empty whenever
+    // more than 11 nodes ran on one host (measured: bench:groups, docs/GROUPS.md §8).
+    pubsub: gossipsub({
+      globalSignaturePolicy: StrictNoSign,
+      emitSelf: false,
+      floodPublish: false,
+      allowPublishToZeroTopicPeers: true,
+      maxInboundDataLength: GOSSIP_MAX_MESSAGE_BYTES,
+      scoreParams: { IPColocationFactorWhitelist: new Set(LOOPBACK_IPS) }
+    })
   }
   if (init.relay === true) services.relay = circuitRelayServer()
   const datastore = init.datastore ?? new RecordDatastore()

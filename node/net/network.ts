@@ -183,6 +183,11 @@ export class Network {
     await this.reputation.close()
   }
 
+  /** Where a contact's device is now, from its record in the DHT (attachments fetch from it). */
+  async routing (peer: SessionId): Promise<Routing | undefined> {
+    return await this.routingOf(peer)
+  }
+
   private async routingOf (peer: SessionId): Promise<Routing | undefined> {
     const record = await this.fetchRecord(peer)
     return record === undefined ? undefined : decodeRouting(this.init.records.routingField(peer, record))

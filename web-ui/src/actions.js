@@ -1,11 +1,12 @@
 // What the user can do, as functions over the API and the store. Views call these and show
 // the ApiError's message where it belongs; app-wide reactions (lock, sign-in, reconnect) are
 // api.js's.
-import { api } from './api.js'
+import { api, ApiError, upload } from './api.js'
+import { summary } from './format.js'
 import { closeEvents, openEvents } from './events.js'
 import {
-  contacts, conversation, currentPeer, dropContact, dropGroup, groups, has, later, markDeleted, newPhrase, pane, profile, putContact, putGroup,
-  putMessage, screen, searchResults, settings, status, theme, visible, writeLocal
+  contacts, conversation, currentPeer, dropContact, dropGroup, groups, has, markDeleted, newPhrase, pane, profile, putContact, putGroup,
+  markMissing, mergeLoaded, putAttachment, putMessage, screen, searchResults, settings, status, theme, visible, writeLocal
 } from './store.js'
 
 /** Screens the user is in the middle of: a reconnect or a status event must not leave them. */
@@ -149,7 +150,7 @@ export async function loadConversation (peer) {
   if (conversation.value.peer !== peer) return
   // Events that arrived during the fetch are kept (putMessage merges and never goes back).
   const byId = new Map(conversation.value.messages.map((m) => [m.id, m]))
-  conversation.value = { peer, messages: messages.map((m) => byId.has(m.id) ? { ...m, ...byId.get(m.id), state: later(m.state, byId.get(m.id).state) } : m), loaded: true }
+  conversation.value = { peer, messages: messages.map((m) => mergeLoaded(m, byId.get(m.id))), loaded: true }
   for (const m of byId.values()) if (!messages.some((x) => x.id === m.id)) putMessage(m)
   await markRead(peer)
 }
@@ -167,9 +168,10 @@ export async function markRead (peer) {
   } catch { /* the badge stays; the next open tries again */ }
 }
 
-export async function sendMessage (peer, text, quoteId) {
+export async function sendMessage (peer, text, quoteId, attachments = []) {
   const body = { to: peer, text }
   if (quoteId !== undefined) body.quote = quoteId
+  if (attachments.length > 0) body.attachments = attachments
   const { message } = await api('POST', '/api/messages', body)
   putMessage(message)
   return message
@@ -197,6 +199,35 @@ export async function resend (peer, id) {
 export async function search (q) {
   const answer = await api('GET', `/api/search?q=${encodeURIComponent(q)}`, undefined, { feature: 'search' })
   return { contacts: answer.contacts ?? [], messages: answer.messages ?? [] }
+}
+
+// ------------------------------------------------------------------ attachments
+/** Hands a chosen file to the node; answers { id, name, size, mime } to put in a message. */
+export async function uploadAttachment (file, thumbnail, onProgress, signal) {
+  return await upload(file, { name: file.name || 'file', mime: file.type, thumbnail, onProgress, signal })
+}
+
+/** Asks the node to fetch a file whose download failed again. */
+export async function retryAttachment (peer, messageId, id) {
+  const answer = await api('POST', `/api/attachments/${encodeURIComponent(id)}/retry`, undefined, { feature: 'attachments' })
+  const a = answer?.attachment
+  putAttachment({ id, peer, messageId, state: a?.state ?? 'pending', received: a?.received })
+}
+
+/** The address of an attachment's bytes on the node (images show inline; others download). */
+export function attachmentUrl (id) { return `/api/attachments/${encodeURIComponent(id)}` }
+
+let attachmentsProbed = false
+/**
+ * Whether the node takes files: asked once, with an id no file has (a node with the route
+ * answers 400 or 404 with its own code; one without, 404 ERR_NOT_FOUND and the button hides).
+ * Answers true once known to be there.
+ */
+export async function probeAttachments () {
+  if (attachmentsProbed) return has('attachments')
+  attachmentsProbed = true
+  await api('GET', '/api/attachments/-', undefined, { feature: 'attachments' }).catch(() => {})
+  return has('attachments')
 }
 
 // ------------------------------------------------------------------ groups
@@ -254,7 +285,7 @@ export async function loadGroupConversation (id) {
   const { messages } = await api('GET', `/api/groups/${id}/messages?limit=200`)
   if (conversation.value.peer !== id) return
   const byId = new Map(conversation.value.messages.map((m) => [m.id, m]))
-  conversation.value = { peer: id, messages: messages.map((m) => byId.has(m.id) ? { ...m, ...byId.get(m.id), state: later(m.state, byId.get(m.id).state) } : m), loaded: true }
+  conversation.value = { peer: id, messages: messages.map((m) => mergeLoaded(m, byId.get(m.id))), loaded: true }
   for (const m of byId.values()) if (!messages.some((x) => x.id === m.id)) putMessage(m)
   await markGroupRead(id)
 }
@@ -278,8 +309,26 @@ export async function createGroup (name, members) {
   return group
 }
 
-export async function sendGroupMessage (id, text) {
-  const { message } = await api('POST', `/api/groups/${id}/messages`, { text })
+export async function sendGroupMessage (id, text, attachments = []) {
+  const body = attachments.length > 0 ? { text, attachments } : { text }
+  let message
+  try {
+    message = (await api('POST', `/api/groups/${id}/messages`, body)).message
+  } catch (err) {
+    // A node that does not know files in groups wants text: a file alone is "bad input" to it.
+    if (attachments.length > 0 && text === '' && err.code === 'ERR_BAD_REQUEST') {
+      markMissing('group-attachments')
+      throw new ApiError(400, 'ERR_NO_GROUP_ATTACHMENTS', 'This node cannot send files to groups yet.')
+    }
+    throw err
+  }
+  if (attachments.length > 0 && !Array.isArray(message.attachments)) {
+    // A node that sends files to contacts but not yet to groups drops the list: say so, and
+    // stop offering it in groups.
+    markMissing('group-attachments')
+    putMessage(message)
+    throw new ApiError(400, 'ERR_NO_GROUP_ATTACHMENTS', message.text === '' ? 'This node cannot send files to groups yet.' : 'Your text was sent, but not the file: this node cannot send files to groups yet.')
+  }
   putMessage(message)
   const g = groups.value.get(id)
   if (g !== undefined && (g.lastMessage?.sentAt ?? 0) <= message.sentAt) {

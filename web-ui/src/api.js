@@ -1,4 +1,5 @@
-// Every call to the node goes through api(), and every failure is sorted here, once:
+// Every call to the node goes through api() (a file's bytes through upload()), and every
+// failure is sorted here, once:
 //   401 (not a wrong passphrase): this browser's session is gone -> the "sign in again" screen
 //   423: the node is locked -> the unlock screen
 //   network failure: the node is away -> the "reconnecting…" banner, polling until it answers
@@ -55,19 +56,59 @@ export async function api (method, path, body, options = {}) {
   }
   const json = await res.json().catch(() => ({}))
   if (res.ok) return json
-  const code = json.error?.code ?? `HTTP_${res.status}`
-  const extra = { retryAfterMs: json.error?.retryAfterMs }
-  const message = errorText(code, json.error?.message, extra)
-  if (res.status === 401 && code !== 'ERR_WRONG_PASSPHRASE') {
+  throw failure(res.status, json, options)
+}
+
+/** Sorts a refusal (see the top of this file) and answers the ApiError to throw. */
+function failure (status, json, options = {}) {
+  const code = json?.error?.code ?? `HTTP_${status}`
+  const extra = { retryAfterMs: json?.error?.retryAfterMs }
+  const message = errorText(code, json?.error?.message, extra)
+  if (status === 401 && code !== 'ERR_WRONG_PASSPHRASE') {
     signedOut()
-    throw new ApiError(401, code, 'This browser is no longer signed in.', { handled: true })
+    return new ApiError(401, code, 'This browser is no longer signed in.', { handled: true })
   }
-  if (res.status === 423) {
+  if (status === 423) {
     onLocked()
-    throw new ApiError(423, code, message, { handled: true })
+    return new ApiError(423, code, message, { handled: true })
   }
-  if (res.status === 404 && code === 'ERR_NOT_FOUND' && options.feature !== undefined) markMissing(options.feature)
-  throw new ApiError(res.status, code, message, extra)
+  if (status === 404 && code === 'ERR_NOT_FOUND' && options.feature !== undefined) markMissing(options.feature)
+  return new ApiError(status, code, message, extra)
+}
+
+/**
+ * Sends a file's bytes to the node (POST /api/attachments), as they are: no JSON, so this is
+ * the one call that is not api()'s; its failures are sorted the same way. XMLHttpRequest,
+ * because it reports upload progress: onProgress(sentBytes, totalBytes).
+ * @param {Blob} file
+ * @param {{ name: string, mime: string, thumbnail?: string, onProgress?: (sent: number, total: number) => void, signal?: AbortSignal }} meta
+ * @returns {Promise<{ id: string, name: string, size: number, mime: string }>}
+ */
+export function upload (file, meta) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', '/api/attachments')
+    xhr.withCredentials = true
+    xhr.responseType = 'text'
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream')
+    xhr.setRequestHeader('X-Sotto-Name', encodeURIComponent(meta.name))
+    xhr.setRequestHeader('X-Sotto-Mime', meta.mime || 'application/octet-stream')
+    if (typeof meta.thumbnail === 'string' && meta.thumbnail !== '') xhr.setRequestHeader('X-Sotto-Thumbnail', meta.thumbnail)
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) meta.onProgress?.(e.loaded, e.total) }
+    xhr.onerror = () => {
+      nodeAway()
+      reject(new ApiError(0, 'ERR_OFFLINE', errorText('ERR_OFFLINE'), { handled: true }))
+    }
+    xhr.onabort = () => reject(new ApiError(0, 'ERR_ABORTED', 'The upload was cancelled.', { handled: true }))
+    xhr.onload = () => {
+      let json = {}
+      try { json = JSON.parse(xhr.responseText) } catch { /* not JSON: sorted by status below */ }
+      if (xhr.status >= 200 && xhr.status < 300 && json?.attachment !== undefined) resolve(json.attachment)
+      else reject(failure(xhr.status, json, { feature: 'attachments' }))
+    }
+    meta.signal?.addEventListener('abort', () => xhr.abort(), { once: true })
+    xhr.send(file)
+  })
 }
 
 function signedOut () {

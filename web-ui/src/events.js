@@ -2,7 +2,8 @@
 // the views that show that piece redraw. A dropped stream means the node is away: api.js shows
 // the banner and polls; when the node answers, the app reloads what it missed.
 import { api, nodeAway } from './api.js'
-import { announcement, contacts, conversation, groups, markDeleted, memberName, nameOf, pane, putContact, putGroup, putMessage, readLocal, screen, settings, status, visible } from './store.js'
+import { summary } from './format.js'
+import { announcement, contacts, conversation, groups, markDeleted, memberName, nameOf, pane, putAttachment, putContact, putGroup, putMessage, readLocal, screen, settings, status, visible } from './store.js'
 
 let source = null
 let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, markGroupRead: () => {}, contactRemoved: () => {} }
@@ -24,6 +25,7 @@ export function openEvents () {
   on('contact-removed', ({ sessionId }) => handlers.contactRemoved(sessionId))
   on('message-deleted', ({ peer, id }) => markDeleted(peer, id))
   on('group', onGroup)
+  on('attachment', onAttachment)
   on('status', onStatus)
   on('locked', () => handlers.locked())
   es.onerror = () => {
@@ -41,7 +43,7 @@ export function closeEvents () {
 
 /** A preview of a message for the list: what the contact shows as its last message. */
 function preview (m) {
-  return { id: m.id, text: m.deleted === true ? '' : m.text, direction: m.direction, sentAt: m.sentAt, state: m.state, deleted: m.deleted }
+  return { id: m.id, text: m.deleted === true ? '' : summary(m), direction: m.direction, sentAt: m.sentAt, state: m.state, deleted: m.deleted }
 }
 
 function onMessage (m) {
@@ -49,12 +51,13 @@ function onMessage (m) {
   const c = contacts.value.get(m.peer)
   if (c !== undefined && (c.lastMessage === undefined || (c.lastMessage.sentAt ?? 0) <= m.sentAt)) putContact({ ...c, lastMessage: preview(m) })
   if (conversation.value.peer === m.peer) putMessage(m)
+  filesUnknown(m, m.peer)
   if (m.direction !== 'in') return
   const open = pane.value?.kind === 'chat' && pane.value.peer === m.peer
   if (open) handlers.markRead(m.peer)
   const name = nameOf(contacts.value.get(m.peer)) || 'someone'
   // The live region says only this: a new message, from whom, and its start.
-  announcement.value = `New message from ${name}: ${m.text.slice(0, 140)}`
+  announcement.value = `New message from ${name}: ${summary(m).slice(0, 140)}`
   notify(name, open)
 }
 
@@ -66,12 +69,13 @@ function onGroupMessage (m) {
     putGroup({ ...g, lastMessage: preview(m), lastMessageAt: m.sentAt, lastFrom: m.from })
   }
   if (conversation.value.peer === m.group) putMessage(m)
+  filesUnknown(m, m.group)
   if (m.direction !== 'in') return
   const open = pane.value?.kind === 'group' && pane.value.peer === m.group
   if (open) handlers.markGroupRead(m.group)
   const who = typeof m.from === 'string' ? memberName(m.from) : 'someone'
   const where = g?.name ?? 'a group'
-  announcement.value = `New message in ${where} from ${who}: ${m.text.slice(0, 140)}`
+  announcement.value = `New message in ${where} from ${who}: ${summary(m).slice(0, 140)}`
   notify(`${who} in ${where}`, open)
 }
 
@@ -98,6 +102,32 @@ function onMessageState (change) {
     (change.state === 'failed' && change.lastError === undefined && change.error === undefined) ||
     change.state === 'sending'
   if (detailMissing) refreshMessage(change.peer, change.id)
+}
+
+/**
+ * A file's bytes moved, arrived, or stopped. The event says how many bytes are here; when a
+ * download stops (failed, or waiting for the sender to come online) the reason is read from
+ * the node.
+ */
+function onAttachment (change) {
+  putAttachment(change)
+  if ((change.state === 'failed' || change.state === 'pending') && conversation.value.peer === change.peer) refreshFiles(change.peer, change.messageId)
+}
+
+/** A new message whose files come without their state: the node is asked where they are. */
+function filesUnknown (m, peer) {
+  if (Array.isArray(m.attachments) && m.attachments.some((a) => a.state === undefined) && conversation.value.peer === peer) refreshFiles(peer, m.id)
+}
+
+function refreshFiles (peer, messageId) {
+  const key = `files:${peer}`
+  if (refreshing.has(key)) return
+  refreshing.add(key)
+  const path = groups.value.has(peer) ? `/api/groups/${peer}/messages?limit=100` : `/api/conversations/${peer}/messages?limit=100`
+  api('GET', path)
+    .then(({ messages }) => { for (const m of messages) if (m.id === messageId && Array.isArray(m.attachments)) putMessage({ id: m.id, peer, attachments: m.attachments }) })
+    .catch(() => {})
+    .finally(() => refreshing.delete(key))
 }
 
 const refreshing = new Set()

@@ -10,6 +10,32 @@ export function plural (n, one, many = `${one}s`) {
 
 export function formatNumber (n) { return number.format(n) }
 
+const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 })
+/** "512 bytes", "12 KB", "3.4 MB": powers of 1024, as the 100 MB limit counts. */
+export function formatSize (bytes) {
+  const n = Number(bytes) || 0
+  if (n < 1024) return plural(n, 'byte')
+  if (n < 1024 * 1024) return `${oneDecimal.format(Math.round(n / 1024 * 10) / 10)} KB`
+  if (n < 1024 ** 3) return `${oneDecimal.format(Math.round(n / 1024 ** 2 * 10) / 10)} MB`
+  return `${oneDecimal.format(Math.round(n / 1024 ** 3 * 10) / 10)} GB`
+}
+
+/** Whether an attachment is shown as a picture (thumbnail, then the image itself). */
+export function isImage (a) {
+  return typeof a?.mime === 'string' && /^image\/(png|jpeg|gif|webp|avif|bmp)$/i.test(a.mime)
+}
+
+/** A message in one line, for the list and the live region: its text, else what it carries. */
+export function summary (m) {
+  if (m === undefined || m === null) return ''
+  if (typeof m.text === 'string' && m.text !== '') return m.text
+  const files = Array.isArray(m.attachments) ? m.attachments : []
+  // A message with no text carries a file, even where the node's preview does not list it.
+  if (files.length === 0) return m.deleted === true ? '' : 'Attachment'
+  if (files.length === 1) return `${isImage(files[0]) ? 'Photo' : 'File'}: ${files[0].name}`
+  return plural(files.length, 'file')
+}
+
 export function timeOf (ms) {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 }
@@ -121,6 +147,8 @@ export function errorText (code, message, detail = {}) {
     case 'ERR_NO_ACCOUNT': return 'There is no account on this node yet.'
     case 'ERR_LOCKED': return 'Sotto is locked.'
     case 'ERR_NOT_FOUND': return 'This node does not offer that yet; update Sotto.'
+    case 'ERR_ATTACHMENT_TOO_LARGE': return 'This file is too large: files up to 100 MB can be sent.'
+    case 'ERR_ATTACHMENT_NOT_READY': return 'This file has not fully arrived yet.'
     case 'ERR_PHRASE_LENGTH': return 'A recovery phrase has 12 or 24 words.'
     case 'ERR_PHRASE_UNKNOWN_WORD': return sentence(message ?? 'One word is not a recovery-phrase word')
     case 'ERR_PHRASE_CHECKSUM': return 'These words are not a valid recovery phrase. Check each word and their order.'

@@ -12,3 +12,9 @@ export const COUNTER_FROM = 0.8
 export const MAX_GROUP_MEMBERS = 100
 /** The member picker offers a search box from this many contacts on. */
 export const PICKER_SEARCH_FROM = 8
+/** Bytes in one attached file (the node refuses more: 413 ERR_ATTACHMENT_TOO_LARGE). */
+export const MAX_ATTACHMENT = 100 * 1024 * 1024
+/** What the composer says about that limit before anything is chosen. */
+export const ATTACHMENT_LIMIT_TEXT = 'Files up to 100 MB'
+/** Bytes of an image's thumbnail once decoded (it travels inside the message). */
+export const MAX_THUMBNAIL = 1024

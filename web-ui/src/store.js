@@ -167,14 +167,36 @@ export function later (a, b) {
   return (RANK[b] ?? 0) > (RANK[a] ?? 0) ? b : a
 }
 
+/**
+ * An attachment as the page keeps it: what the bubble shows, nothing more (a message event
+ * may carry the node's own record of the file, key included: the key stays out of the page).
+ */
+export function fileView (a) {
+  const v = { id: a.id ?? a.manifestId, name: String(a.name ?? 'file'), size: Number(a.size) || 0, mime: String(a.mime ?? '') }
+  for (const k of ['state', 'received', 'thumbnail', 'waitingFor']) if (a[k] !== undefined) v[k] = a[k]
+  return v
+}
+
 /** Replaces (or appends) one message of the open conversation, merging what is known of it. */
 export function putMessage (m) {
+  if (Array.isArray(m.attachments)) m = { ...m, attachments: m.attachments.map(fileView) }
   const conv = conversation.value
   if (conv.peer !== m.peer) return
   const i = conv.messages.findIndex((x) => x.id === m.id)
   const messages = conv.messages.slice()
   if (i === -1) messages.push(m)
-  else messages[i] = { ...messages[i], ...m, state: m.state === undefined ? messages[i].state : later(messages[i].state, m.state) }
+  else {
+    const old = messages[i]
+    const next = { ...old, ...m, state: m.state === undefined ? old.state : later(old.state, m.state) }
+    // A file's account only moves forward too: a slower read of the node never undoes an event.
+    if (Array.isArray(old.attachments) && Array.isArray(m.attachments)) {
+      next.attachments = m.attachments.map((a) => {
+        const was = old.attachments.find((x) => x.id === a.id)
+        return was === undefined || a.state === undefined ? { ...was, ...a, state: a.state ?? was?.state } : mergeFile(was, a)
+      })
+    }
+    messages[i] = next
+  }
   conversation.value = { ...conv, messages }
 }
 
@@ -183,4 +205,57 @@ export function markDeleted (peer, id) {
   const conv = conversation.value
   if (conv.peer !== peer || !conv.messages.some((m) => m.id === id)) return
   conversation.value = { ...conv, messages: conv.messages.map((m) => m.id === id ? { ...m, text: '', deleted: true, quote: undefined } : m) }
+}
+
+/**
+ * How far a file got. Like a message's state it only moves forward, except that a failed
+ * download may start again (Retry) and a retried one may fail.
+ */
+const FILE_RANK = { pending: 1, downloading: 2, ready: 3 }
+export function laterFile (a, b) {
+  if (b === undefined) return a
+  if (a === 'failed' || b === 'failed') return a === 'ready' ? 'ready' : b
+  return (FILE_RANK[b] ?? 0) >= (FILE_RANK[a] ?? 0) ? b : a
+}
+
+/** One attachment of one message of the open conversation changed (an `attachment` event, a retry). */
+export function putAttachment (change) {
+  const conv = conversation.value
+  if (conv.peer !== change.peer) return
+  let hit = false
+  const messages = conv.messages.map((m) => {
+    if (!Array.isArray(m.attachments) || (change.messageId !== undefined && m.id !== change.messageId)) return m
+    if (!m.attachments.some((a) => a.id === change.id)) return m
+    hit = true
+    return { ...m, attachments: m.attachments.map((a) => a.id === change.id ? mergeFile(a, change) : a) }
+  })
+  if (hit) conversation.value = { ...conv, messages }
+}
+
+function mergeFile (a, change) {
+  const state = laterFile(a.state, change.state)
+  const restarted = a.state === 'failed' && state !== 'failed'
+  const received = change.received === undefined ? a.received : restarted ? change.received : Math.max(a.received ?? 0, change.received)
+  const next = { ...a, state, received }
+  if (change.size !== undefined) next.size = change.size
+  if ('waitingFor' in change) next.waitingFor = change.waitingFor
+  else if (state !== a.state) delete next.waitingFor
+  return next
+}
+
+/**
+ * A message read from the node, merged with what events told the page meanwhile: states only
+ * move forward, and each file keeps the furthest of the two accounts.
+ */
+export function mergeLoaded (fromNode, inPage) {
+  const files = Array.isArray(fromNode.attachments) ? fromNode.attachments.map(fileView) : undefined
+  if (inPage === undefined) return files === undefined ? fromNode : { ...fromNode, attachments: files }
+  const merged = { ...fromNode, ...inPage, state: later(fromNode.state, inPage.state) }
+  if (files !== undefined) {
+    merged.attachments = files.map((a) => {
+      const seen = inPage.attachments?.find((x) => x.id === a.id)
+      return seen === undefined || seen.state === undefined ? a : mergeFile(a, seen)
+    })
+  }
+  return merged
 }

@@ -78,7 +78,13 @@ export async function closestPeers (libp2p: SottoLibp2p, key: Uint8Array, count:
   return (await closestPeersWalk(libp2p, key, count)).peers
 }
 
-export interface MailboxPlacement { count: number, expiresAt?: number, refused: string[] }
+export interface MailboxPlacement {
+  count: number
+  expiresAt?: number
+  refused: string[]
+  /** The peers that took it (a sender of many copies to one mailbox may reuse them). */
+  holders: PeerId[]
+}
 
 /** A peer's address range for spreading copies: the IPv4 /16 or IPv6 /32 it is connected from. */
 export function addressRange (libp2p: SottoLibp2p, peer: PeerId): string | undefined {
@@ -125,7 +131,8 @@ export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, 
   return {
     count: ok.length,
     expiresAt: ok.length === 0 ? undefined : Math.min(...ok.map((r) => r.expiresAt)),
-    refused: results.flatMap((r) => r.ok ? [] : [r.error])
+    refused: results.flatMap((r) => r.ok ? [] : [r.error]),
+    holders: peers.filter((_, i) => results[i].ok)
   }
 }
 

@@ -7,7 +7,7 @@ import { attempt } from '../api.js'
 import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { Counter, ErrorText } from '../components/field.js'
-import { listTime, plural } from '../format.js'
+import { listTime, plural, summary } from '../format.js'
 import { html } from '../html.js'
 import { MAX_NAME } from '../limits.js'
 import { Qr } from '../qr.js'
@@ -120,7 +120,7 @@ function SearchResults () {
         ${messages.map((m) => html`<li key=${m.id}><button class="entry" data-result-message=${m.id} onClick=${() => typeof m.group === 'string' ? pickGroup(m.group) : pick(m.peer)}>
           <span class="entry-main">
             <span class="entry-name">${resultWho(m)}<span class="time">${listTime(m.sentAt)}</span></span>
-            <span class="preview">${m.text}</span>
+            <span class="preview">${summary(m)}</span>
           </span>
         </button></li>`)}
       </ul>`}`}
@@ -202,7 +202,7 @@ export function groupPreview (g) {
   if (last === undefined) return g.left ? 'You left' : g.removed ? 'You were removed' : 'New group'
   if (last.deleted === true) return 'Message deleted'
   const who = last.direction === 'out' ? 'You' : typeof (g.lastFrom ?? last.from) === 'string' ? memberName(g.lastFrom ?? last.from) : ''
-  return `${who === '' ? '' : `${who}: `}${last.text}`
+  return `${who === '' ? '' : `${who}: `}${summary(last)}`
 }
 
 function GroupEntry ({ group: g }) {
@@ -227,7 +227,7 @@ function ConversationEntry ({ contact: c }) {
   const unread = unreadOf(c)
   const preview = last === undefined ? (c.verified ? 'verified' : '')
     : last.deleted === true ? 'Message deleted'
-      : `${last.direction === 'out' ? 'You: ' : ''}${last.text}`
+      : `${last.direction === 'out' ? 'You: ' : ''}${summary(last)}`
   const when = last?.sentAt ?? c.lastMessageAt
   return html`<li>
     <button class="entry" data-contact=${c.sessionId} aria-current=${current ? 'true' : 'false'} onClick=${() => openChat(c.sessionId)}>

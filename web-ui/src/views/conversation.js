@@ -4,8 +4,9 @@
 import { signal } from '@preact/signals'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { closePane, deleteMessage, openContact, resend, sendMessage, updateContact } from '../actions.js'
+import { closePane, deleteMessage, openContact, resend, sendMessage, updateContact, uploadAttachment } from '../actions.js'
 import { attempt } from '../api.js'
+import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pastedImage, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
 import { Avatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { Counter } from '../components/field.js'
@@ -30,7 +31,11 @@ export function Conversation ({ contact }) {
   const conv = conversation.value
   const messages = conv.peer === contact.sessionId ? conv.messages : []
   const hasOut = messages.some((m) => m.direction === 'out')
-  return html`<section class="pane" id=${IDS.conversation} aria-labelledby=${IDS.conversationTitle}>
+  const files = fileDraftOf(contact.sessionId)
+  useAttachmentProbe()
+  const drop = useFileDrop(attachmentsOffered() && contact.state !== 'blocked', (file, more) => attachFile(files, file, more))
+  return html`<section class=${`pane${drop.over ? ' dropping' : ''}`} id=${IDS.conversation} aria-labelledby=${IDS.conversationTitle} ...${drop.props}>
+    ${drop.over && html`<div class="drop-zone" id=${IDS.dropZone} aria-hidden="true"><span>Drop the file to attach it</span></div>`}
     <header class="pane-head">
       <button class="back icon" aria-label="Back to conversations" onClick=${closePane}>
         <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" d="M15 5l-7 7 7 7"/></svg>
@@ -55,7 +60,7 @@ export function Conversation ({ contact }) {
       <button class="link" onClick=${() => { receiptNoteSeen.value = true; writeLocal('sotto.receiptNoteSeen', 'yes') }}>Got it</button>
     </div>`}
     <${MessageList} contact=${contact} messages=${messages} loaded=${conv.loaded && conv.peer === contact.sessionId} draft=${draft} />
-    <${Composer} key=${contact.sessionId} contact=${contact} draft=${draft} />
+    <${Composer} key=${contact.sessionId} contact=${contact} draft=${draft} files=${files} />
     ${verifying && html`<${VerifyDialog} contact=${contact} onClose=${() => setVerifying(false)} />`}
   </section>`
 }
@@ -105,6 +110,7 @@ function Bubble ({ m, contact, draft, onDelete }) {
   // drawn above it by CSS order.
   return html`<div class=${`bubble ${m.direction}${m.deleted ? ' deleted' : ''}`} data-id=${m.id} data-state=${m.state}>
     <div class="text">${m.deleted ? '' : html`<${Linkified} text=${m.text} />`}</div>
+    <${Attachments} m=${m} sender=${nameOf(contact)} />
     ${m.deleted && html`<div class="deleted-note">${m.direction === 'out' ? 'You deleted this message.' : 'This message was deleted.'}</div>`}
     ${m.quote && !m.deleted && html`<blockquote class="quote"><span class="quote-who">${m.quote.fromMe ? 'You' : nameOf(contact)}</span>${m.quote.text}</blockquote>`}
     <span class="meta">${timeOf(m.sentAt)}${label && ` · ${label}`}</span>
@@ -132,46 +138,77 @@ function DeleteDialog ({ m, onClose }) {
   <//>`
 }
 
-function Composer ({ contact, draft }) {
+function Composer ({ contact, draft, files }) {
   const input = useRef(null)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
+  const [progress, setProgress] = useState(null)
   const text = draft.text.value
   const quote = draft.quote.value
+  const chosen = files.chosen.value
+  const refused = files.error.value
+  const offered = attachmentsOffered()
   const over = text.length > MAX_TEXT
   useEffect(() => { input.current?.focus() }, [])
   const send = async () => {
     const value = draft.text.value.trim()
-    if (value === '' || over || busy) return
+    const file = files.chosen.value
+    if ((value === '' && file === null) || over || busy) return
     setBusy(true)
     setError('')
-    draft.text.value = ''
+    files.error.value = ''
     const q = draft.quote.value
-    draft.quote.value = null
     try {
-      await sendMessage(contact.sessionId, value, q?.id)
+      const attachments = []
+      if (file !== null) {
+        // An upload that went through is not repeated when only the message failed.
+        if (file.uploaded === undefined) {
+          setProgress({ sent: 0 })
+          const thumbnail = await file.thumbnail
+          const uploaded = await uploadAttachment(file.file, thumbnail, (sent) => setProgress({ sent }))
+          file.uploaded = uploaded.id
+        }
+        attachments.push(file.uploaded)
+      }
+      draft.text.value = ''
+      draft.quote.value = null
+      files.chosen.value = null
+      setProgress(null)
+      await sendMessage(contact.sessionId, value, q?.id, attachments)
     } catch (err) {
-      // Nothing is lost: the text (and the quote) come back to be sent again.
+      // Nothing is lost: the text, the quote and the file come back to be sent again.
       if (draft.text.value === '') draft.text.value = value
       draft.quote.value = q
+      if (files.chosen.value === null && file !== null) files.chosen.value = file
       if (!err.handled) setError(err.message)
     } finally {
+      setProgress(null)
       setBusy(false)
     }
   }
+  const onPaste = (e) => {
+    if (!offered) return
+    const image = pastedImage(e)
+    if (image === undefined) return
+    e.preventDefault()
+    attachFile(files, image)
+  }
+  const shown = refused || error
   return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); void send() }} noValidate>
     ${quote && html`<div class="reply" id=${IDS.replyPreview}>
       <span class="quote"><span class="quote-who">Replying to ${quote.fromMe ? 'yourself' : nameOf(contact)}</span>${quote.text}</span>
       <button type="button" class="icon" id=${IDS.cancelReply} aria-label="Cancel the reply" onClick=${() => { draft.quote.value = null }}>✕</button>
     </div>`}
-    ${error && html`<p class="error" id="composer-error">${error}</p>`}
+    ${chosen && html`<${FileChip} chosen=${chosen} progress=${progress} onRemove=${() => { files.chosen.value = null; input.current?.focus() }} />`}
+    ${shown && html`<p class="error" id="composer-error">${shown}</p>`}
     <div class="composer-row">
-      <textarea id=${IDS.composer} ref=${input} aria-label=${`Message to ${nameOf(contact)}`} placeholder="Message" rows="1"
+      ${offered && html`<${AttachButton} disabled=${busy || contact.state === 'blocked'} onFile=${(file, more) => attachFile(files, file, more)} />`}
+      <textarea id=${IDS.composer} ref=${input} aria-label=${`Message to ${nameOf(contact)}`} placeholder=${chosen ? 'Add a message (optional)' : 'Message'} rows="1"
         aria-describedby=${IDS.composerCount} aria-invalid=${over ? 'true' : undefined}
-        value=${text} onInput=${(e) => { draft.text.value = e.currentTarget.value }}
+        value=${text} onInput=${(e) => { draft.text.value = e.currentTarget.value }} onPaste=${onPaste}
         onKeyDown=${(e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); void send() } }} />
       <button class="primary" id=${IDS.sendButton} type="submit" disabled=${over}>Send</button>
     </div>
-    <div class="composer-foot"><${Counter} id=${IDS.composerCount} length=${text.length} max=${MAX_TEXT} always=${false} />${over && html`<span class="error-inline">Too long to send: ${plural(text.length - MAX_TEXT, 'character')} over the limit.</span>`}</div>
+    <div class="composer-foot">${offered && html`<${AttachLimit} />`}<${Counter} id=${IDS.composerCount} length=${text.length} max=${MAX_TEXT} always=${false} />${over && html`<span class="error-inline">Too long to send: ${plural(text.length - MAX_TEXT, 'character')} over the limit.</span>`}</div>
   </form>`
 }

@@ -4,8 +4,9 @@
 import { signal } from '@preact/signals'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { acceptGroup, canDeleteGroup, closePane, deleteGroup, openGroupInfo, probeDeleteGroup, sendGroupMessage } from '../actions.js'
+import { acceptGroup, canDeleteGroup, closePane, deleteGroup, openGroupInfo, probeDeleteGroup, sendGroupMessage, uploadAttachment } from '../actions.js'
 import { attempt } from '../api.js'
+import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pastedImage, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
 import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { Counter } from '../components/field.js'
@@ -41,7 +42,11 @@ export function GroupConversation ({ group: g }) {
   const messages = conv.peer === g.id ? conv.messages : []
   const { active, text } = standing(g)
   const draft = draftOf(g.id)
-  return html`<section class="pane" id=${IDS.groupView} data-group=${g.id} aria-labelledby=${IDS.groupTitle}>
+  const files = fileDraftOf(g.id)
+  useAttachmentProbe()
+  const drop = useFileDrop(attachmentsOffered(messages) && active, (file, more) => attachFile(files, file, more))
+  return html`<section class=${`pane${drop.over ? ' dropping' : ''}`} id=${IDS.groupView} data-group=${g.id} aria-labelledby=${IDS.groupTitle} ...${drop.props}>
+    ${drop.over && html`<div class="drop-zone" id=${IDS.dropZone} aria-hidden="true"><span>Drop the file to attach it</span></div>`}
     <header class="pane-head">
       <button class="back icon" aria-label="Back to conversations" onClick=${closePane}>
         <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true"><path fill="none" stroke="currentColor" stroke-width="2" d="M15 5l-7 7 7 7"/></svg>
@@ -60,7 +65,7 @@ export function GroupConversation ({ group: g }) {
     ${text && html`<div class="note-bar ended" id=${IDS.groupBanner} role="status">${text}</div>`}
     ${g.state === 'request' && html`<${GroupRequestBar} group=${g} />`}
     <${GroupMessages} group=${g} messages=${messages} loaded=${conv.loaded && conv.peer === g.id} />
-    <${GroupComposer} key=${g.id} group=${g} draft=${draft} active=${active} />
+    <${GroupComposer} key=${g.id} group=${g} draft=${draft} files=${files} active=${active} offerFiles=${attachmentsOffered(messages)} />
   </section>`
 }
 
@@ -138,6 +143,7 @@ function GroupBubble ({ m, from, first }) {
   }
   const bubble = html`<div class=${`bubble ${out ? 'out' : 'in'}${m.deleted ? ' deleted' : ''}`} data-id=${m.id} data-state=${m.state} data-from=${from}>
     <div class="text">${m.deleted ? '' : html`<${Linkified} text=${m.text} />`}</div>
+    <${Attachments} m=${m} sender=${name} />
     ${!out && first && html`<span class="sender">${name}</span>`}
     ${m.deleted && html`<div class="deleted-note">This message was deleted.</div>`}
     <span class="meta">${!out && !first && html`<span class="sr-only">${name}, </span>`}${timeOf(m.sentAt)}${label && ` · ${label}`}</span>
@@ -152,38 +158,67 @@ function GroupBubble ({ m, from, first }) {
   </div>`
 }
 
-function GroupComposer ({ group: g, draft, active }) {
+function GroupComposer ({ group: g, draft, files, active, offerFiles }) {
   const input = useRef(null)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
+  const [progress, setProgress] = useState(null)
   const text = draft.value
+  const chosen = active ? files.chosen.value : null
+  const refused = files.error.value
+  const offered = active && offerFiles
   const over = text.length > MAX_TEXT
   useEffect(() => { if (active) input.current?.focus() }, [active])
   const send = async () => {
     const value = draft.value.trim()
-    if (!active || value === '' || over || busy) return
+    const file = files.chosen.value
+    if (!active || (value === '' && file === null) || over || busy) return
     setBusy(true)
     setError('')
-    draft.value = ''
+    files.error.value = ''
     try {
-      await sendGroupMessage(g.id, value)
+      const attachments = []
+      if (file !== null) {
+        if (file.uploaded === undefined) {
+          setProgress({ sent: 0 })
+          const thumbnail = await file.thumbnail
+          file.uploaded = (await uploadAttachment(file.file, thumbnail, (sent) => setProgress({ sent }))).id
+        }
+        attachments.push(file.uploaded)
+      }
+      draft.value = ''
+      files.chosen.value = null
+      setProgress(null)
+      await sendGroupMessage(g.id, value, attachments)
     } catch (err) {
-      if (draft.value === '') draft.value = value
+      if (draft.value === '' && err.code !== 'ERR_NO_GROUP_ATTACHMENTS') draft.value = value
+      if (files.chosen.value === null && file !== null && err.code !== 'ERR_NO_GROUP_ATTACHMENTS') files.chosen.value = file
       if (!err.handled) setError(err.message)
     } finally {
+      setProgress(null)
       setBusy(false)
     }
   }
+  const onPaste = (e) => {
+    if (!offered) return
+    const image = pastedImage(e)
+    if (image === undefined) return
+    e.preventDefault()
+    attachFile(files, image)
+  }
+  const shown = (active && refused) || error
   const why = g.state === 'request' ? 'Accept the invitation to write to this group.' : g.left ? 'You left this group.' : g.removed ? 'You were removed from this group.' : ''
   return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); void send() }} noValidate>
-    ${error && html`<p class="error" id="composer-error">${error}</p>`}
+    ${chosen && html`<${FileChip} chosen=${chosen} progress=${progress} onRemove=${() => { files.chosen.value = null; input.current?.focus() }} />`}
+    ${shown && html`<p class="error" id="composer-error">${shown}</p>`}
     <div class="composer-row">
-      <textarea id=${IDS.composer} ref=${input} aria-label=${`Message to ${g.name}`} placeholder=${active ? 'Message' : why} rows="1"
+      ${offered && html`<${AttachButton} disabled=${busy} onFile=${(file, more) => attachFile(files, file, more)} />`}
+      <textarea id=${IDS.composer} ref=${input} aria-label=${`Message to ${g.name}`} placeholder=${active ? (chosen ? 'Add a message (optional)' : 'Message') : why} rows="1"
         aria-describedby=${IDS.composerCount} aria-invalid=${over ? 'true' : undefined} disabled=${!active}
-        value=${active ? text : ''} onInput=${(e) => { draft.value = e.currentTarget.value }}
+        value=${active ? text : ''} onInput=${(e) => { draft.value = e.currentTarget.value }} onPaste=${onPaste}
         onKeyDown=${(e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); void send() } }} />
       <button class="primary" id=${IDS.sendButton} type="submit" disabled=${over || !active}>Send</button>
     </div>
-    <div class="composer-foot"><${Counter} id=${IDS.composerCount} length=${text.length} max=${MAX_TEXT} always=${false} />${over && html`<span class="error-inline">Too long to send: ${plural(text.length - MAX_TEXT, 'character')} over the limit.</span>`}</div>
+    <div class="composer-foot">${offered && html`<${AttachLimit} />`}<${Counter} id=${IDS.composerCount} length=${text.length} max=${MAX_TEXT} always=${false} />${over && html`<span class="error-inline">Too long to send: ${plural(text.length - MAX_TEXT, 'character')} over the limit.</span>`}</div>
   </form>`
 }
