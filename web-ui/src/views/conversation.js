@@ -138,6 +138,19 @@ function DeleteDialog ({ m, onClose }) {
   <//>`
 }
 
+/** A thumbnail still being drawn after this long is left out: the file itself must not wait on it. */
+const THUMBNAIL_WAIT_MS = 5_000
+
+/** `promise`'s value, or undefined if it has not settled within `ms`. */
+async function settledWithin (promise, ms) {
+  let timer
+  try {
+    return await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function Composer ({ contact, draft, files }) {
   const input = useRef(null)
   const [error, setError] = useState('')
@@ -164,7 +177,7 @@ function Composer ({ contact, draft, files }) {
         // An upload that went through is not repeated when only the message failed.
         if (file.uploaded === undefined) {
           setProgress({ sent: 0 })
-          const thumbnail = await file.thumbnail
+          const thumbnail = await settledWithin(file.thumbnail, THUMBNAIL_WAIT_MS)
           const uploaded = await uploadAttachment(file.file, thumbnail, (sent) => setProgress({ sent }))
           file.uploaded = uploaded.id
         }
