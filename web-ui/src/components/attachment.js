@@ -6,7 +6,7 @@
 import { signal } from '@preact/signals'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { attachmentUrl, probeAttachments, retryAttachment } from '../actions.js'
+import { attachmentUrl, probeAttachments, retryAttachment, uploadAttachment } from '../actions.js'
 import { attempt } from '../api.js'
 import { formatSize, isImage } from '../format.js'
 import { html } from '../html.js'
@@ -203,4 +203,41 @@ function ImageViewer ({ a, onClose }) {
       <button type="button" id=${IDS.closeViewer} onClick=${onClose}>Close</button>
     </div>
   <//>`
+}
+
+/** A thumbnail still being drawn after this long is left out: the file itself must not wait on it. */
+const THUMBNAIL_WAIT_MS = 5_000
+
+/** `promise`'s value, or undefined if it has not settled within `ms`. */
+async function settledWithin (promise, ms) {
+  let timer
+  try {
+    return await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * The id of a composer's chosen file on the node, uploading it first unless an earlier try
+ * already did (only the message failed then): a composer's send, 1:1 or group.
+ */
+export async function uploadedIdOf (file, onProgress) {
+  if (file.uploaded === undefined) {
+    onProgress(0)
+    const thumbnail = await settledWithin(file.thumbnail, THUMBNAIL_WAIT_MS)
+    file.uploaded = (await uploadAttachment(file.file, thumbnail, onProgress)).id
+  }
+  return file.uploaded
+}
+
+/** A composer's paste handler: a pasted picture becomes the chosen file when files are offered. */
+export function pasteInto (files, offered) {
+  return (e) => {
+    if (!offered) return
+    const image = pastedImage(e)
+    if (image === undefined) return
+    e.preventDefault()
+    attachFile(files, image)
+  }
 }

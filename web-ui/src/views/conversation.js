@@ -4,9 +4,9 @@
 import { signal } from '@preact/signals'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { closePane, deleteMessage, openContact, resend, sendMessage, updateContact, uploadAttachment } from '../actions.js'
+import { closePane, deleteMessage, openContact, resend, sendMessage, updateContact } from '../actions.js'
 import { attempt } from '../api.js'
-import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pastedImage, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
+import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pasteInto, uploadedIdOf, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
 import { Avatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { Counter } from '../components/field.js'
@@ -138,19 +138,6 @@ function DeleteDialog ({ m, onClose }) {
   <//>`
 }
 
-/** A thumbnail still being drawn after this long is left out: the file itself must not wait on it. */
-const THUMBNAIL_WAIT_MS = 5_000
-
-/** `promise`'s value, or undefined if it has not settled within `ms`. */
-async function settledWithin (promise, ms) {
-  let timer
-  try {
-    return await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(() => resolve(undefined), ms) })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 function Composer ({ contact, draft, files }) {
   const input = useRef(null)
   const [error, setError] = useState('')
@@ -174,14 +161,7 @@ function Composer ({ contact, draft, files }) {
     try {
       const attachments = []
       if (file !== null) {
-        // An upload that went through is not repeated when only the message failed.
-        if (file.uploaded === undefined) {
-          setProgress({ sent: 0 })
-          const thumbnail = await settledWithin(file.thumbnail, THUMBNAIL_WAIT_MS)
-          const uploaded = await uploadAttachment(file.file, thumbnail, (sent) => setProgress({ sent }))
-          file.uploaded = uploaded.id
-        }
-        attachments.push(file.uploaded)
+        attachments.push(await uploadedIdOf(file, (sent) => setProgress({ sent })))
       }
       draft.text.value = ''
       draft.quote.value = null
@@ -199,13 +179,7 @@ function Composer ({ contact, draft, files }) {
       setBusy(false)
     }
   }
-  const onPaste = (e) => {
-    if (!offered) return
-    const image = pastedImage(e)
-    if (image === undefined) return
-    e.preventDefault()
-    attachFile(files, image)
-  }
+  const onPaste = pasteInto(files, offered)
   const shown = refused || error
   return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); void send() }} noValidate>
     ${quote && html`<div class="reply" id=${IDS.replyPreview}>

@@ -4,9 +4,9 @@
 import { signal } from '@preact/signals'
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { acceptGroup, canDeleteGroup, closePane, deleteGroup, openGroupInfo, probeDeleteGroup, sendGroupMessage, uploadAttachment } from '../actions.js'
+import { acceptGroup, canDeleteGroup, closePane, deleteGroup, openGroupInfo, probeDeleteGroup, sendGroupMessage } from '../actions.js'
 import { attempt } from '../api.js'
-import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pastedImage, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
+import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pasteInto, uploadedIdOf, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
 import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
 import { Counter } from '../components/field.js'
@@ -179,12 +179,7 @@ function GroupComposer ({ group: g, draft, files, active, offerFiles }) {
     try {
       const attachments = []
       if (file !== null) {
-        if (file.uploaded === undefined) {
-          setProgress({ sent: 0 })
-          const thumbnail = await file.thumbnail
-          file.uploaded = (await uploadAttachment(file.file, thumbnail, (sent) => setProgress({ sent }))).id
-        }
-        attachments.push(file.uploaded)
+        attachments.push(await uploadedIdOf(file, (sent) => setProgress({ sent })))
       }
       draft.value = ''
       files.chosen.value = null
@@ -199,13 +194,7 @@ function GroupComposer ({ group: g, draft, files, active, offerFiles }) {
       setBusy(false)
     }
   }
-  const onPaste = (e) => {
-    if (!offered) return
-    const image = pastedImage(e)
-    if (image === undefined) return
-    e.preventDefault()
-    attachFile(files, image)
-  }
+  const onPaste = pasteInto(files, offered)
   const shown = (active && refused) || error
   const why = g.state === 'request' ? 'Accept the invitation to write to this group.' : g.left ? 'You left this group.' : g.removed ? 'You were removed from this group.' : ''
   return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); void send() }} noValidate>
