@@ -308,17 +308,20 @@ describe.skipIf(!haveBrowser)('web UI behaviour', () => {
     const bg = async () => await p.evaluate(() => getComputedStyle(document.body).backgroundColor)
     const dark = await bg()
     await p.emulateMedia({ colorScheme: 'light' })
+    await expect.poll(bg).not.toBe(dark)
     const light = await bg()
     expect(dark).not.toBe(light)
     await p.click(id('settingsButton'))
+    // The theme is applied by an effect after the select's change renders, so each
+    // check waits for the colour rather than reading it once.
     await p.selectOption(id('themeSelect'), 'dark')
-    expect(await bg()).toBe(dark)
+    await expect.poll(bg).toBe(dark)
     await p.reload()
     await p.waitForSelector(id('ownId'))
-    expect(await bg()).toBe(dark)
+    await expect.poll(bg).toBe(dark)
     await p.click(id('settingsButton'))
     await p.selectOption(id('themeSelect'), 'system')
-    expect(await bg()).toBe(light)
+    await expect.poll(bg).toBe(light)
     // The favicon is served (no 404 on each load).
     const icon = await p.evaluate(async () => (await fetch('/favicon.svg')).status)
     expect(icon).toBe(200)

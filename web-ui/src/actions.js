@@ -378,11 +378,17 @@ export async function probeDeleteGroup () {
 }
 
 // ------------------------------------------------------------------ settings
+// Counts the themes the person picked, so a settings load that was already on its way
+// when they picked one does not put the old theme back.
+let themePicks = 0
+
 export async function loadSettings () {
+  const picksBefore = themePicks
   const [s, st] = await Promise.all([api('GET', '/api/settings'), api('GET', '/api/status')])
   settings.value = s
   status.value = st
-  if (s.theme === 'system' || s.theme === 'light' || s.theme === 'dark') setTheme(s.theme, false)
+  const known = s.theme === 'system' || s.theme === 'light' || s.theme === 'dark'
+  if (known && themePicks === picksBefore) setTheme(s.theme, false)
   void loadProfile()
 }
 
@@ -394,7 +400,9 @@ export async function saveSettings (change) {
 export function setTheme (value, save = true) {
   theme.value = value
   writeLocal('sotto.theme', value)
-  if (save && settings.value !== null) void saveSettings({ theme: value }).catch(() => {})
+  if (!save) return
+  themePicks++
+  void saveSettings({ theme: value }).catch(() => {})
 }
 
 export async function saveProfile (displayName) {
