@@ -22,11 +22,19 @@
  *                   session layer runs, within MAX_SKIP_WORK_PER_MESSAGE and MAX_NEW_CHAIN_TRIALS)
  *   genuineSkipMs   Bob opens a genuine message MAX_SKIP ahead in its chain (from Carol, whose
  *                   record is apart from Alice's): the costliest message that opens
+ *
+ * Store seal (the sealed store's value AEAD, XChaCha20-Poly1305, seal + open per op), for a
+ * small record and a 64 KiB attachment chunk: node:crypto (crypto/primitives/xchacha.ts, what
+ * the store runs) beside @noble/ciphers' xchacha20poly1305 (the reference):
+ *   storeSeal{Small,Chunk}PerSec, nobleStoreSeal{Small,Chunk}PerSec
  */
+import { randomBytes } from 'node:crypto'
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { concatBytes } from '../node/bytes.js'
 import { ENVELOPE_VERSION, KEY_TYPE_X25519, MAX_ARCHIVED_STATES, MAX_SKIP, SEALED_EPHEMERAL_INFO, SEALED_STATIC_INFO } from '../node/crypto/constants.js'
 import { pad } from '../node/crypto/padding.js'
 import { aeadEncrypt } from '../node/crypto/primitives/aead.js'
+import { xchachaOpen, xchachaSeal } from '../node/crypto/primitives/xchacha.js'
 import { hkdfSha256 } from '../node/crypto/primitives/kdf.js'
 import { X25519KeyPair } from '../node/crypto/primitives/x25519.js'
 import { seededRandom, systemRandom } from '../node/crypto/random.js'
@@ -113,10 +121,29 @@ const quick = process.argv.includes('--quick')
 const RUN_MS = quick ? 1000 : 3000
 const RUNS = 3
 
-async function measure (op: () => Promise<void>): Promise<number> {
+async function measure (op: () => Promise<void> | void): Promise<number> {
   const rates: number[] = []
   for (let i = 0; i < RUNS; i++) rates.push(await sustained(op, RUN_MS))
   return median(rates)
+}
+
+/** Seal + open of one value of `size` bytes, as the sealed store does it, both ways. */
+function storeSealOps (size: number): { native: () => void, noble: () => void } {
+  const key = randomBytes(32)
+  const value = randomBytes(size)
+  const ad = randomBytes(40)
+  const fail = () => new Error('bench: open failed')
+  return {
+    native: () => {
+      const nonce = randomBytes(24)
+      xchachaOpen(key, nonce, xchachaSeal(key, nonce, value, ad), ad, fail)
+    },
+    noble: () => {
+      const nonce = randomBytes(24)
+      const c = xchacha20poly1305(key, nonce, ad)
+      xchacha20poly1305(key, nonce, ad).decrypt(c.encrypt(value))
+    }
+  }
 }
 
 async function main (): Promise<void> {
@@ -136,6 +163,12 @@ async function main (): Promise<void> {
   r.sealedSetupPerSec = await measure(sotto.sealedSetup)
   r.sealedMsgPerSec = await measure(sotto.sealedOneWay)
   r.sealedPingPongPerSec = await measure(sotto.sealedPingPong)
+  const small = storeSealOps(200)
+  const chunk = storeSealOps(64 * 1024)
+  r.nobleStoreSealSmallPerSec = await measure(small.noble)
+  r.storeSealSmallPerSec = await measure(small.native)
+  r.nobleStoreSealChunkPerSec = await measure(chunk.noble)
+  r.storeSealChunkPerSec = await measure(chunk.native)
   const refusal = await refusalCost(RUNS)
   const rows: Array<[string, number, number, number]> = [
     ['session setup', r.setupPerSec, r.libsignalSetupPerSec, 1.5],
@@ -156,7 +189,11 @@ async function main (): Promise<void> {
       genuineOpenMs: refusal.genuineOpenMs,
       forgedRejectMs: refusal.forgedRejectMs,
       contactJunkMs: refusal.contactJunkMs,
-      genuineSkipMs: refusal.genuineSkipMs
+      genuineSkipMs: refusal.genuineSkipMs,
+      storeSealSmallPerSec: r.storeSealSmallPerSec,
+      nobleStoreSealSmallPerSec: r.nobleStoreSealSmallPerSec,
+      storeSealChunkPerSec: r.storeSealChunkPerSec,
+      nobleStoreSealChunkPerSec: r.nobleStoreSealChunkPerSec
     }))
     return
   }
@@ -168,6 +205,10 @@ async function main (): Promise<void> {
   log('')
   log('Sotto with sealed envelopes (full SessionManager path; libsignal figures above have no sealed sender):')
   log(`  setup ${fmt(r.sealedSetupPerSec, 0)}/s, one-way ${fmt(r.sealedMsgPerSec, 0)}/s, ping-pong ${fmt(r.sealedPingPongPerSec, 0)}/s`)
+  log('')
+  log('Store seal (XChaCha20-Poly1305 seal + open):   node:crypto/s   noble/s   ratio')
+  log(`  200 B record                                ${fmt(r.storeSealSmallPerSec, 0).padStart(9)} ${fmt(r.nobleStoreSealSmallPerSec, 0).padStart(9)} ${(r.storeSealSmallPerSec / r.nobleStoreSealSmallPerSec).toFixed(2).padStart(6)}x`)
+  log(`  64 KiB chunk                                ${fmt(r.storeSealChunkPerSec, 0).padStart(9)} ${fmt(r.nobleStoreSealChunkPerSec, 0).padStart(9)} ${(r.storeSealChunkPerSec / r.nobleStoreSealChunkPerSec).toFixed(2).padStart(6)}x`)
   log('')
   log(`Refusal cost per envelope (Bob holds ${refusal.states} session states for Alice; PN = N = ${MAX_SKIP}):`)
   log(`  genuine 1 KiB message opened     ${fmt(refusal.genuineOpenMs, 3)} ms`)

@@ -49,13 +49,17 @@ export function requireContact (contacts: readonly ContactEntry[], idOrName: str
 
 /**
  * The group `idOrName` names: its id, else its name (case-insensitive) among the groups we
- * are in or are invited to. Undefined when none; a name two groups share is refused.
+ * are in or are invited to, else among those we left or were removed from. Undefined when
+ * none; a name two groups share is refused.
  */
 export function matchGroup (groups: readonly GroupEntry[], idOrName: string): GroupEntry | undefined {
   const trimmed = idOrName.trim()
   if (GROUP_ID.test(trimmed)) return groups.find((g) => g.id === trimmed)
   const wanted = trimmed.toLowerCase()
-  const matches = groups.filter((g) => g.removed !== true && g.name.toLowerCase() === wanted)
+  const named = groups.filter((g) => g.name.toLowerCase() === wanted)
+  // A group one was removed from (or left) still answers to its name when no current one does.
+  const current = named.filter((g) => g.removed !== true)
+  const matches = current.length > 0 ? current : named
   if (matches.length > 1) throw new CliError(`more than one group is called "${shown(idOrName)}"; use the group id (sotto groups list)`, EXIT_REFUSED)
   return matches[0]
 }

@@ -18,12 +18,16 @@ sotto groups remove GROUP CONTACT     remove a member (admins); everyone's keys 
 sotto groups leave GROUP              leave the group
 sotto groups accept GROUP             accept an invite from someone who is not an
                                       accepted contact (until then it is a request)
+sotto groups admin GROUP CONTACT [--remove]
+                                      make a member an admin, or take it back (admins)
+sotto groups delete GROUP             delete the group and its messages from this node;
+                                      a group you are in (or an invite) is left first
 
 GROUP is a group's name or id; CONTACT a contact's name or a Session ID. Write to a group
 with sotto send GROUP, read it with sotto inbox.
 --json prints the group as {"id","name","members":[Session ID…],"admins":[Session ID…]}
 (list: an array of them, each with "state": member, request, removed or left).`,
-  flags: { member: 'strings' },
+  flags: { member: 'strings', remove: 'boolean' },
   async run ({ io, flags, positionals, dataDir }) {
     const [sub = 'list', ...args] = positionals
     const json = flags.json === true
@@ -67,6 +71,22 @@ with sotto send GROUP, read it with sotto inbox.
         if (args.length !== 1) throw new CliError(`usage: sotto groups ${sub} GROUP`)
         const g = requireGroup(await groups(), args[0])
         return await print((await api.post<{ group: GroupEntry }>(`/api/groups/${g.id}/${sub}`)).group)
+      }
+      case 'admin': {
+        const [target, who] = args
+        if (target === undefined || who === undefined || args.length > 2) throw new CliError('usage: sotto groups admin GROUP CONTACT [--remove]')
+        const g = requireGroup(await groups(), target)
+        const member = requireContact(await contacts(), who)
+        const path = `/api/groups/${g.id}/admins/${encodeURIComponent(member)}`
+        return await print((flags.remove === true ? await api.del<{ group: GroupEntry }>(path) : await api.put<{ group: GroupEntry }>(path, {})).group)
+      }
+      case 'delete': {
+        if (args.length !== 1) throw new CliError('usage: sotto groups delete GROUP')
+        const g = requireGroup(await groups(), args[0])
+        await api.del(`/api/groups/${g.id}`)
+        if (json) out(io, JSON.stringify({ deleted: g.id }))
+        else out(io, `Deleted the group ${safeForTerminal(g.name)} from this node.`)
+        return 0
       }
       default: throw new CliError(`unknown subcommand "groups ${sub}" (see sotto groups --help)`)
     }

@@ -13,7 +13,7 @@ export interface GroupRoutesInit {
 
 const GROUP_ID = /^[0-9a-f]{64}$/
 /** Statuses for the group layer's codes (the rest are 400, see server.ts). */
-const STATUS: Record<string, number> = { ERR_UNKNOWN_GROUP: 404, ERR_GROUP_NOT_ADMIN: 403, ERR_NOT_MEMBER: 409, ERR_GROUP_REQUEST: 409, ERR_NOT_REQUEST: 409, ERR_ALREADY_MEMBER: 409 }
+const STATUS: Record<string, number> = { ERR_UNKNOWN_GROUP: 404, ERR_GROUP_NOT_ADMIN: 403, ERR_NOT_MEMBER: 409, ERR_GROUP_REQUEST: 409, ERR_NOT_REQUEST: 409, ERR_ALREADY_MEMBER: 409, ERR_LAST_ADMIN: 409 }
 
 function field (body: unknown, name: string): unknown {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined
@@ -48,6 +48,17 @@ export function groupRoutes (init: GroupRoutesInit): Route[] {
       method: 'DELETE',
       path: '/api/groups/:id/members/:sessionId',
       handler: async (req) => ({ group: view(await withStatus(init.groups().removeMember(groupId(req.params.id), req.params.sessionId))) })
+    },
+    { method: 'DELETE', path: '/api/groups/:id', handler: async (req) => { await withStatus(init.groups().remove(groupId(req.params.id))); return {} } },
+    {
+      method: 'PUT',
+      path: '/api/groups/:id/admins/:sessionId',
+      handler: async (req) => ({ group: view(await withStatus(init.groups().setAdmin(groupId(req.params.id), req.params.sessionId, true))) })
+    },
+    {
+      method: 'DELETE',
+      path: '/api/groups/:id/admins/:sessionId',
+      handler: async (req) => ({ group: view(await withStatus(init.groups().setAdmin(groupId(req.params.id), req.params.sessionId, false))) })
     },
     { method: 'POST', path: '/api/groups/:id/leave', handler: async (req) => ({ group: view(await withStatus(init.groups().leave(groupId(req.params.id)))) }) },
     { method: 'POST', path: '/api/groups/:id/accept', handler: async (req) => ({ group: view(await withStatus(init.groups().accept(groupId(req.params.id)))) }) },

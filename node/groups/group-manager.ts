@@ -51,6 +51,7 @@ export interface GroupView {
 
 export type GroupEvent =
   | { type: 'group', group: GroupView }
+  | { type: 'group-removed', id: string }
   | { type: 'message', message: Message }
   | Extract<MessengerEvent, { type: 'message-state' }>
 
@@ -241,6 +242,22 @@ export class GroupManager {
   }
 
   /**
+   * Makes a member an admin, or takes it back (an admin may also step down). The group keeps
+   * at least one admin; asking for what already holds changes nothing.
+   */
+  async setAdmin (id: string, rawWho: unknown, admin: boolean): Promise<GroupView> {
+    const who = typeof rawWho === 'string' && rawWho === this.self ? this.self : this.memberId(rawWho)
+    const r = await this.member(id)
+    const cur = stateOf(r)
+    this.requireAdmin(cur)
+    if (!cur.members.includes(who)) throw new GroupError('ERR_NOT_MEMBER', 'not a member of this group')
+    if (cur.admins.includes(who) === admin) return this.view(r)
+    const admins = admin ? [...cur.admins, who] : cur.admins.filter((a) => a !== who)
+    if (admins.length === 0) throw new GroupError('ERR_LAST_ADMIN', 'a group keeps at least one admin')
+    return await this.change(r, { members: cur.members, admins }, { rotate: false })
+  }
+
+  /**
    * Signs and sends a new state made from the record's current one. A removal rotates: a new
    * group secret and our new sender key go with it to the remaining members only; the removed
    * get the state alone, so their UI says so (G1).
@@ -272,7 +289,42 @@ export class GroupManager {
 
   /** Leaving: a state without us, signed by us (allowed for one's own leave); our keys go. */
   async leave (id: string): Promise<GroupView> {
-    const r = await this.member(id)
+    return await this.leaveGroup(await this.member(id))
+  }
+
+  /**
+   * Deletes a group from this node: its record, messages, keys, queued messages and
+   * anything kept aside for it, in one batch. A group we are still in (an invite not
+   * accepted, or an accepted group) is left first, so its members see us go and a later
+   * state naming us again can only come from someone adding us back. What stays is a
+   * tombstone with the last version we knew: older copies of the group's states (a
+   * mailbox's, a slow member's) are dropped instead of showing the group again.
+   */
+  async remove (id: string): Promise<void> {
+    let r = await this.record(id)
+    if (r.local === 'accepted' || r.local === 'request') {
+      await this.leaveGroup(r)
+      r = await this.record(id)
+    }
+    const cur = stateOf(r)
+    await this.init.messenger.locked(async () => {
+      const queued = (await this.delivery.outbox.dropAllOps(id as SessionId))
+      await this.init.store.batch([
+        { type: 'del', key: ['group', id] },
+        { type: 'put', key: ['group-gone', id], value: jsonValue({ version: cur.version, at: this.init.now() }) },
+        this.groups.pendingOp(id, []),
+        ...await this.dropAllKeysOps(id, cur.members),
+        ...await this.init.messenger.log.prepareRemoveConversation(id as SessionId),
+        ...queued
+      ])
+      this.init.messenger.log.removed(id as SessionId)
+    })
+    this.unsubscribe(id)
+    this.emit({ type: 'group-removed', id })
+  }
+
+  private async leaveGroup (r: GroupRecord): Promise<GroupView> {
+    const id = r.id
     const cur = stateOf(r)
     const now = this.init.now()
     const rest = cur.members.filter((m) => m !== this.self)
@@ -422,6 +474,9 @@ export class GroupManager {
     if (r === undefined) {
       // An invite: from its author, an admin, naming us.
       if (from !== s.author || !s.admins.includes(from) || !s.members.includes(this.self)) return { ops: [] }
+      // A group deleted here comes back only through a state newer than the one we left.
+      const gone = await getJson<{ version: number }>(this.init.store, ['group-gone', s.id])
+      if (gone !== undefined && s.version <= gone.version) return { ops: [] }
       if ((await this.groups.list()).length >= MAX_GROUPS) return { ops: [] }
       const contact = await this.init.messenger.contacts.get(from)
       if (contact?.state === 'blocked') return { ops: [] }

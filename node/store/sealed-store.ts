@@ -1,18 +1,18 @@
 /**
  * SecureStore over a RawKV: what reaches the disk is a keyed hash for every secret part of a
- * key, and XChaCha20-Poly1305 for every value, with the physical key as associated data so a
- * value moved to another key fails to open (L3).
+ * key, and XChaCha20-Poly1305 (crypto/primitives/xchacha.ts) for every value, with the
+ * physical key as associated data so a value moved to another key fails to open (L3).
  *
  * Physical key = table (ASCII) 0x00, then per part: 0x01 + HMAC-SHA256(indexKey, table 0x00
  * part)[0..16) for strings, or 0x02 + u64 big-endian for numbers (kept ordered, not secret).
  * Value = 0x01 (format) || nonce (24) || ciphertext+tag.
  */
 import { randomBytes } from 'node:crypto'
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes, utf8 } from '../bytes.js'
+import { xchachaOpen, xchachaSeal } from '../crypto/primitives/xchacha.js'
 import { RecordIntegrityError, StoreFormatError } from './errors.js'
 import type { RawKV } from './raw.js'
 import type { KeyPart, ListOptions, SecureStore, StoreKey, StoreOp } from './types.js'
@@ -56,17 +56,13 @@ export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore
 
   const seal = (physicalKey: Uint8Array, value: Uint8Array): Uint8Array => {
     const nonce = randomBytes(NONCE_LENGTH)
-    const ct = xchacha20poly1305(valueKey, nonce, physicalKey).encrypt(value)
+    const ct = xchachaSeal(valueKey, nonce, value, physicalKey)
     return concatBytes(Uint8Array.of(VALUE_FORMAT), nonce, ct)
   }
 
   const open = (physicalKey: Uint8Array, sealed: Uint8Array): Uint8Array => {
     if (sealed.length < 1 + NONCE_LENGTH + TAG_LENGTH || sealed[0] !== VALUE_FORMAT) throw new RecordIntegrityError()
-    try {
-      return xchacha20poly1305(valueKey, sealed.subarray(1, 1 + NONCE_LENGTH), physicalKey).decrypt(sealed.subarray(1 + NONCE_LENGTH))
-    } catch {
-      throw new RecordIntegrityError()
-    }
+    return xchachaOpen(valueKey, sealed.subarray(1, 1 + NONCE_LENGTH), sealed.subarray(1 + NONCE_LENGTH), physicalKey, () => new RecordIntegrityError())
   }
 
   const toRaw = (op: StoreOp) => {

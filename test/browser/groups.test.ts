@@ -160,6 +160,10 @@ describe.skipIf(!haveBrowser)('group chats in the web UI', () => {
     expect(await alice.$$(`${id('groupMembers')} li`)).toHaveLength(3)
     expect(await alice.textContent(`${id('groupMembers')} li[data-member="${aId}"]`)).toContain('Admin')
     expect(await alice.textContent(`${id('groupMembers')} li[data-member="${bId}"]`)).not.toContain('Admin')
+    // Alice makes Bob an admin too; Bob's node has it.
+    await alice.click(`[data-admin="${bId}"]`)
+    await alice.waitForSelector(`${id('groupMembers')} li[data-member="${bId}"] .tag:has-text("Admin")`)
+    await waitFor('Bob is an admin at Bob', async () => (await api(b, 'GET', `/api/groups/${groupId}`)).json.group?.admins.includes(bId), NET_MS)
     await alice.click(`[data-remove="${cId}"]`)
     await alice.waitForSelector(`${id('removeMemberDialog')}[open]`)
     await alice.click(id('confirmRemoveMember'))
@@ -251,6 +255,13 @@ describe.skipIf(!haveBrowser)('group chats in the web UI', () => {
       for (const line of await axeProblems(p)) problems.push(`removed ${size.width}: ${line}`)
       await p.context().close()
     }
+    // Carol deletes the group she was removed from: it leaves her list and her node.
+    const carol = await open(c)
+    await carol.click(`${id('conversations')} [data-group="${groupId}"]`)
+    await carol.click(`${id('groupBanner')} button.danger`)
+    await carol.click('dialog[open] button.danger')
+    await carol.waitForSelector(`${id('conversations')} [data-group="${groupId}"]`, { state: 'detached' })
+    expect((await api(c, 'GET', `/api/groups/${groupId}`)).json.error?.code).toBe('ERR_UNKNOWN_GROUP')
     expect(problems).toEqual([])
   }, 180_000)
 })

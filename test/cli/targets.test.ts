@@ -48,7 +48,7 @@ describe('group names', () => {
     ['Climbers', 1],
     ['chess', 2],
     [GID(3), 3],
-    ['Old', undefined],
+    ['Old', 4],
     ['Invited', 7],
     [GID(9), undefined]
   ])('matchGroup(%j) is group %j', (input, n) => {

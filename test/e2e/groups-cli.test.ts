@@ -99,4 +99,15 @@ describe('groups from the CLI, against sotto start processes', () => {
     expect((await groupLines('Carol')).map((l: any) => l.text)).toEqual(['hello climbers', 'bob here'])
     expect(await cli('Carol', ['send', groupId, 'still here?'], 2)).toContain('no longer a member')
   }, 90_000)
+
+  it('groups admin makes Bob an admin (and --remove takes it back); groups delete removes the group Carol was removed from', async () => {
+    const made = JSON.parse(await cli('Alice', ['groups', 'admin', 'Climbers', 'Bob', '--json']))
+    expect(made.admins).toEqual([users.Alice.id, users.Bob.id])
+    await until('Bob sees he is an admin', async () => (await groupsOf('Bob')).find((g) => g.id === groupId && g.admins.includes(users.Bob.id)))
+    const back = JSON.parse(await cli('Bob', ['groups', 'admin', 'Climbers', users.Bob.id, '--remove', '--json']))
+    expect(back.admins).toEqual([users.Alice.id])
+    expect(await cli('Carol', ['groups', 'delete', 'Climbers'])).toContain('Deleted the group Climbers')
+    expect((await groupsOf('Carol')).find((g) => g.id === groupId)).toBeUndefined()
+    expect((await groupLines('Carol').catch(() => [])).length).toBe(0)
+  }, 60_000)
 })

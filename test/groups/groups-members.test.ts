@@ -59,12 +59,12 @@ beforeAll(async () => {
   const r = await call(a, 'POST', '/api/groups', { name: 'Council', members: [ids[1], ids[2]] })
   expect(r.status, JSON.stringify(r.json)).toBe(200)
   groupId = r.json.group.id
-  // Bob becomes an admin too: the API has no route for it yet, so Alice signs the state as
-  // any change of hers (same members, two admins) and it goes out like any other.
-  const g = mgr(a)
-  const record = await g.groups.get(groupId)
-  await g.change(record, { members: stateOf(record).members, admins: [ids[0], ids[1]] }, { rotate: false })
+  // Bob becomes an admin too; a member who is not an admin cannot make anyone one.
+  const promoted = await call(a, 'PUT', `/api/groups/${groupId}/admins/${ids[1]}`)
+  expect([promoted.status, promoted.json.group?.admins]).toEqual([200, [ids[0], ids[1]]])
   for (const n of [b, c]) await waitFor('two admins everywhere', async () => (await groupAt(n))?.admins.length === 2)
+  const refused = await call(c, 'PUT', `/api/groups/${groupId}/admins/${ids[2]}`)
+  expect([refused.status, refused.json.error?.code]).toEqual([403, 'ERR_GROUP_NOT_ADMIN'])
   for (const [n, text] of [[a, 'a0'], [b, 'b0'], [c, 'c0']] as const) await send(n, text)
   await readBy('c0', a, b)
   await readBy('b0', a, c)
@@ -139,5 +139,37 @@ describe('group membership on six nodes', () => {
     // message is at most kept aside, never shown.
     await deliverFrom(c, ids[0], forge(carolsKey, 'carol after removal'))
     expect(await texts(a)).not.toContain('carol after removal')
+  }, 90_000)
+
+  it('deleting an invite leaves the group; an older copy of the invite does not bring it back; being added again is a new invite; a removed member deletes the group', async () => {
+    // Erin has no contacts: Alice's new group is a request on Erin's node.
+    const made = await call(a, 'POST', '/api/groups', { name: 'Side room', members: [ids[1], ids[4]] })
+    expect(made.status, JSON.stringify(made.json)).toBe(200)
+    const side = made.json.group.id as string
+    const sideAt = async (n: TestNode): Promise<any> => (await call(n, 'GET', '/api/groups')).json.groups?.find((g: any) => g.id === side)
+    expect(await waitFor('Erin sees the invite', async () => await sideAt(e))).toMatchObject({ state: 'request' })
+    const invite = stateOf(await mgr(a).groups.get(side))
+    expect((await call(e, 'DELETE', `/api/groups/${side}`)).status).toBe(200)
+    expect(await sideAt(e)).toBeUndefined()
+    expect((await call(e, 'GET', `/api/groups/${side}/messages`)).json.error?.code).toBe('ERR_UNKNOWN_GROUP')
+    // Erin left on the way out: the members see it.
+    await waitFor('Erin left', async () => (await sideAt(a))?.members.includes(ids[4]) === false, 30_000)
+    // The invite's state again (a late copy), then a text behind it on the same session:
+    // once the text is there, the copy was handled, and it made no group.
+    const { encodeState } = await import('../../node/groups/group-state.js')
+    const { encodeStateControl } = await import('../../node/groups/control.js')
+    await mgr(a).init.messenger.sendGroupControl([{ peer: ids[4], group: encodeStateControl(encodeState(invite)) }], async () => [])
+    const marker = `after the late copy ${randomBytes(4).toString('hex')}`
+    expect((await call(a, 'POST', '/api/messages', { to: ids[4], text: marker })).status).toBe(200)
+    await waitFor('the text behind it', async () => ((await call(e, 'GET', `/api/conversations/${ids[0]}/messages`)).json.messages ?? []).some((m: { text: string }) => m.text === marker), 30_000)
+    expect(await sideAt(e)).toBeUndefined()
+    // Added again: a new invite.
+    expect((await call(a, 'POST', `/api/groups/${side}/members`, { sessionId: ids[4] })).status).toBe(200)
+    expect(await waitFor('the new invite', async () => await sideAt(e), 30_000)).toMatchObject({ state: 'request' })
+    // Carol was removed from the Council (G5 above): she deletes it, and it is gone from her node.
+    expect((await groupAt(c))?.removed).toBe(true)
+    expect((await call(c, 'DELETE', `/api/groups/${groupId}`)).status).toBe(200)
+    expect(await groupAt(c)).toBeUndefined()
+    expect((await call(c, 'DELETE', `/api/groups/${groupId}`)).json.error?.code).toBe('ERR_UNKNOWN_GROUP')
   }, 90_000)
 })

@@ -345,6 +345,7 @@ async function changeGroup (method, path, body) {
 
 export async function addGroupMember (id, sessionId) { return await changeGroup('POST', `/api/groups/${id}/members`, { sessionId }) }
 export async function removeGroupMember (id, sessionId) { return await changeGroup('DELETE', `/api/groups/${id}/members/${sessionId}`) }
+export async function setGroupAdmin (id, sessionId, admin) { return await changeGroup(admin ? 'PUT' : 'DELETE', `/api/groups/${id}/admins/${sessionId}`) }
 export async function leaveGroup (id) { return await changeGroup('POST', `/api/groups/${id}/leave`) }
 
 export async function acceptGroup (id) {

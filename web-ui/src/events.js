@@ -6,7 +6,7 @@ import { summary } from './format.js'
 import { announcement, contacts, conversation, groups, markDeleted, memberName, nameOf, pane, putAttachment, putContact, putGroup, putMessage, readLocal, screen, settings, status, visible } from './store.js'
 
 let source = null
-let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, markGroupRead: () => {}, contactRemoved: () => {} }
+let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, markGroupRead: () => {}, contactRemoved: () => {}, groupRemoved: () => {} }
 
 export function setEventHandlers (h) { handlers = { ...handlers, ...h } }
 
@@ -25,6 +25,7 @@ export function openEvents () {
   on('contact-removed', ({ sessionId }) => handlers.contactRemoved(sessionId))
   on('message-deleted', ({ peer, id }) => markDeleted(peer, id))
   on('group', onGroup)
+  on('group-removed', ({ id }) => handlers.groupRemoved(id))
   on('attachment', onAttachment)
   on('status', onStatus)
   on('locked', () => handlers.locked())

@@ -3,7 +3,7 @@
 import { effect } from '@preact/signals'
 import { render } from 'preact'
 import { IDS } from '../ids.js'
-import { contactRemoved, loadMain, markGroupRead, markRead, openChat, openGroup, refreshAll, showLocked, signedOut } from './actions.js'
+import { contactRemoved, groupGone, loadMain, markGroupRead, markRead, openChat, openGroup, refreshAll, showLocked, signedOut } from './actions.js'
 import { onNodeChange } from './api.js'
 import { App } from './app.js'
 import { setEventHandlers } from './events.js'
@@ -20,7 +20,8 @@ setEventHandlers({
   unlocked: () => { void loadMain().catch(() => {}) },
   markRead: (peer) => { void markRead(peer) },
   markGroupRead: (id) => { void markGroupRead(id) },
-  contactRemoved
+  contactRemoved,
+  groupRemoved: groupGone
 })
 
 effect(() => {

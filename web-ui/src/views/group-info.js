@@ -1,8 +1,9 @@
 // A group's members panel: who is in it and who the admins are. An admin adds a member from
-// their contacts and removes one (after a confirmation); anyone leaves (after one too).
+// their contacts, makes a member an admin (or takes it back) and removes one (after a
+// confirmation); anyone leaves (after one too).
 import { useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { addGroupMember, leaveGroup, openGroup, removeGroupMember } from '../actions.js'
+import { addGroupMember, leaveGroup, openGroup, removeGroupMember, setGroupAdmin } from '../actions.js'
 import { attempt } from '../api.js'
 import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
@@ -51,6 +52,7 @@ export function GroupInfo ({ group: g }) {
               <span class="member-name">${memberName(m)}${m !== self && !contacts.value.has(m) && html` <span class="muted">(not in your contacts)</span>`}</span>
               ${g.admins.includes(m) && html`<span class="tag">Admin</span>`}
             </span>
+            ${admin && m !== self && html`<button class="small" data-admin=${m} aria-label=${`${g.admins.includes(m) ? 'Take back admin from' : 'Make admin:'} ${memberName(m)}`} onClick=${attempt(() => setGroupAdmin(g.id, m, !g.admins.includes(m)))}>${g.admins.includes(m) ? 'Not admin' : 'Make admin'}</button>`}
             ${admin && m !== self && html`<button class="danger small" data-remove=${m} aria-label=${`Remove ${memberName(m)} from the group`} onClick=${() => setRemoving(m)}>Remove</button>`}
           </li>`)}
         </ul>

@@ -62,7 +62,7 @@ export function GroupConversation ({ group: g }) {
         <button id=${IDS.groupMembersButton} onClick=${() => openGroupInfo(g.id)}>Members</button>
       </div>
     </header>
-    ${text && html`<div class="note-bar ended" id=${IDS.groupBanner} role="status">${text}</div>`}
+    ${text && html`<div class="note-bar ended" id=${IDS.groupBanner} role="status">${text} <${DeleteGroupButton} group=${g} /></div>`}
     ${g.state === 'request' && html`<${GroupRequestBar} group=${g} />`}
     <${GroupMessages} group=${g} messages=${messages} loaded=${conv.loaded && conv.peer === g.id} />
     <${GroupComposer} key=${g.id} group=${g} draft=${draft} files=${files} active=${active} offerFiles=${attachmentsOffered(messages)} />
@@ -70,23 +70,30 @@ export function GroupConversation ({ group: g }) {
 }
 
 function GroupRequestBar ({ group: g }) {
-  const [deleting, setDeleting] = useState(false)
-  useEffect(() => { void probeDeleteGroup() }, [])
   const admins = g.admins.map((a) => memberName(a)).join(', ')
   return html`<div class="request-bar" id=${IDS.groupRequestBar}>
-    <p>You were added to this group by someone who is not in your contacts (${g.admins.length === 1 ? 'admin' : 'admins'}: ${admins}). The members do not hear from you unless you accept.</p>
+    <p>You were added to this group by someone who is not in your contacts (${g.admins.length === 1 ? 'admin' : 'admins'}: ${admins}). The members do not hear from you unless you accept or delete it.</p>
     <div class="row">
       <button class="primary" id=${IDS.acceptGroup} onClick=${attempt(() => acceptGroup(g.id))}>Accept</button>
-      ${canDeleteGroup() && html`<button class="danger" id=${IDS.deleteGroupRequest} onClick=${() => setDeleting(true)}>Delete</button>`}
+      <${DeleteGroupButton} group=${g} id=${IDS.deleteGroupRequest} />
     </div>
-    ${deleting && html`<${Dialog} title="Delete this invitation?" onClose=${() => setDeleting(false)}>
-      <p>The group and anything it received go from this computer. If an admin adds you again, it shows up as a new invitation.</p>
+  </div>`
+}
+
+/** Delete, with a confirmation that says what happens: an invite or a live group is left first. */
+function DeleteGroupButton ({ group: g, id }) {
+  const [deleting, setDeleting] = useState(false)
+  useEffect(() => { void probeDeleteGroup() }, [])
+  if (!canDeleteGroup()) return null
+  const inGroup = g.left !== true && g.removed !== true
+  return html`<button class="danger" id=${id} onClick=${() => setDeleting(true)}>Delete</button>
+    ${deleting && html`<${Dialog} title=${g.state === 'request' ? 'Delete this invitation?' : 'Delete this group?'} onClose=${() => setDeleting(false)}>
+      <p>${inGroup ? 'You leave the group first, so its members see that you left. ' : ''}The group and its messages go from this computer. If an admin adds you again, it shows up as a new invitation.</p>
       <div class="row">
         <button class="danger" onClick=${attempt(async () => { setDeleting(false); await deleteGroup(g.id) })}>Delete</button>
         <button onClick=${() => setDeleting(false)}>Cancel</button>
       </div>
-    <//>`}
-  </div>`
+    <//>`}`
 }
 
 function GroupMessages ({ group: g, messages, loaded }) {
