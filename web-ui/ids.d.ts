@@ -58,6 +58,17 @@ export declare const IDS: {
   readonly deleteDialog: string
   readonly deleteForMe: string
   readonly deleteForEveryone: string
+  readonly timerButton: string
+  readonly timerDialog: string
+  readonly timerNote: string
+  readonly timerCurrent: string
+  readonly timerChoice: string
+  readonly timerAmount: string
+  readonly timerUnit: string
+  readonly timerAfterSend: string
+  readonly timerAfterRead: string
+  readonly timerSave: string
+  readonly timerError: string
   readonly attachButton: string
   readonly attachInput: string
   readonly attachLimit: string
@@ -129,4 +140,26 @@ export declare const IDS: {
   readonly leaveGroupButton: string
   readonly leaveGroupDialog: string
   readonly confirmLeaveGroup: string
+  readonly callVoiceButton: string
+  readonly callVideoButton: string
+  readonly callScreen: string
+  readonly callTitle: string
+  readonly callStatus: string
+  readonly callAccept: string
+  readonly callDecline: string
+  readonly callHangup: string
+  readonly callMute: string
+  readonly callCamera: string
+  readonly callCode: string
+  readonly callDuration: string
+  readonly callQuality: string
+  readonly callUnverified: string
+  readonly callClose: string
+  readonly remoteVideo: string
+  readonly localVideo: string
+  readonly turnUrl: string
+  readonly turnUsername: string
+  readonly turnCredential: string
+  readonly saveTurn: string
+  readonly turnNote: string
 }

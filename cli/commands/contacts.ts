@@ -5,6 +5,8 @@ import { CliError, EXIT_REFUSED } from '../errors.js'
 import { out } from '../io.js'
 import { stringFlag } from '../args.js'
 import { fitToWidth, safeForTerminal } from '../terminal-text.js'
+import { runTimer, TIMER_HELP } from './contacts-timer.js'
+import { durationWords, type ContactTimer } from '../timer.js'
 
 /** Width of the name column in `contacts list`; longer names are cut with "…". */
 export const NAME_COLUMN = 24
@@ -16,11 +18,16 @@ sotto contacts accept SESSION_ID              accept a message request
 sotto contacts block SESSION_ID               block (their messages are dropped)
 sotto contacts unblock SESSION_ID
 sotto contacts remove SESSION_ID
+${TIMER_HELP}
 
-Talks to the running node (sotto start). --json prints JSON.`,
-  flags: { name: 'string' },
-  async run ({ io, flags, positionals, dataDir }) {
+CONTACT is a contact's name or Session ID. Talks to the running node (sotto start).
+--json prints JSON (timer: the contact's timer, {mode, seconds, version, changedAt, changedBy}).`,
+  flags: { name: 'string', 'after-read': 'boolean', 'after-send': 'boolean' },
+  async run (ctx) {
+    const { io, flags, positionals, dataDir } = ctx
     const [sub = 'list', id] = positionals
+    // Checks its arguments before it connects: a bad duration is said without a running node.
+    if (sub === 'timer') return await runTimer(ctx, positionals.slice(1))
     const api = await connect(dataDir)
     const need = () => { if (id === undefined) throw new CliError(`sotto contacts ${sub} needs a Session ID`); return encodeURIComponent(id) }
     let contact: Contact | undefined
@@ -65,6 +72,13 @@ function shownName (c: Contact): string {
 
 /** One line of `contacts list`: the name in a fixed-width column, the Session ID, then tags. */
 export function listLine (c: Contact): string {
-  const tags = [c.state !== 'accepted' ? c.state : '', c.verified ? 'verified' : '', c.identityChanged ? 'IDENTITY CHANGED' : '', c.unread > 0 ? `${c.unread} unread` : ''].filter(Boolean)
+  const tags = [c.state !== 'accepted' ? c.state : '', c.verified ? 'verified' : '', c.identityChanged ? 'IDENTITY CHANGED' : '', c.unread > 0 ? `${c.unread} unread` : '', timerTag(c)].filter(Boolean)
   return `${fitToWidth(safeForTerminal(shownName(c)), NAME_COLUMN)}  ${c.sessionId}${tags.length > 0 ? '  [' + tags.join(', ') + ']' : ''}`
+}
+
+/** "⏱ 5 minutes after reading" for a conversation whose messages disappear; '' otherwise. */
+function timerTag (c: Contact): string {
+  const t = (c as Contact & { timer?: ContactTimer }).timer
+  if (t === undefined || t.mode === 'off' || t.seconds <= 0) return ''
+  return `⏱ ${durationWords(t.seconds)} after ${t.mode === 'after-read' ? 'reading' : 'sending'}`
 }

@@ -28,7 +28,9 @@ shell history.
 
 --file PATH sends a file (at most 100 MiB) with the message, encrypted; the text is then
 optional and not read from stdin. A contact who is offline gets files up to 7.5 MiB through
-the mailboxes; larger ones come from this node once both are online (keep it running).`,
+the mailboxes; larger ones come from this node once both are online (keep it running).
+In a group, every member fetches the file from this node: members offline now get it once
+they and this node are online together.`,
   flags: { file: 'string' },
   async run ({ io, flags, positionals, dataDir }) {
     const [to, ...words] = positionals
@@ -39,11 +41,12 @@ the mailboxes; larger ones come from this node once both are online (keep it run
     if (text.length > MAX_TEXT_CHARS) throw new CliError(`the message is too long (at most ${MAX_TEXT_CHARS} characters)`)
     const api = await connect(dataDir)
     const target = sendTarget(await contactsOf(api), await groupsOf(api), to)
-    if (file !== undefined && 'group' in target) throw new CliError('files go to contacts for now, not to groups')
     const uploaded = file === undefined ? undefined : await uploadFile(api, file)
     const { message } = 'group' in target
-      ? await api.post<{ message: Message }>(`/api/groups/${target.group.id}/messages`, { text })
+      ? await api.post<{ message: Message }>(`/api/groups/${target.group.id}/messages`, { text, ...(uploaded === undefined ? {} : { attachments: [uploaded.id] }) })
       : await api.post<{ message: Message }>('/api/messages', { to, text, ...(uploaded === undefined ? {} : { attachments: [uploaded.id] }) })
+    // A node older than files in groups sends the text alone: say so.
+    if (uploaded !== undefined && !Array.isArray(message.attachments)) throw new CliError('the text was sent, but not the file: this node cannot send files to groups (update it)')
     if (flags.json === true) out(io, JSON.stringify(message))
     else if (message.state === 'stored') out(io, `stored (in ${count(message.mailboxes ?? 0, 'mailbox', 'mailboxes')}${message.storedUntil !== undefined ? `, until ${new Date(message.storedUntil).toLocaleString()}` : ''})`)
     else {

@@ -23,6 +23,7 @@ Options:
   --bootstrap MULTIADDR   a known peer to join through (repeatable; also in settings)
   --no-mdns               do not look for peers on the local network
   --relay                 relay connections for peers behind NAT
+  --stun                  answer STUN requests (UDP, the libp2p TCP port's host and number), for calls
   --no-mailbox            do not hold sealed messages for offline users
   --mailbox-quota MB      how much to hold for others (default 512)
   --api-port N            local API / web UI port (default ${DEFAULT_API_PORT}; 0 picks a free one)
@@ -33,6 +34,7 @@ Options:
     bootstrap: 'strings',
     mdns: 'boolean',
     relay: 'boolean',
+    stun: 'boolean',
     mailbox: 'boolean',
     'mailbox-quota': 'string',
     'api-port': 'string',
@@ -58,6 +60,7 @@ Options:
       bootstrap: flags.bootstrap as string[] | undefined,
       mdns: flags.mdns !== false,
       relay: flags.relay === true,
+      stun: flags.stun === true,
       mailbox: flags.mailbox !== false,
       mailboxQuotaBytes: (intFlag(flags, 'mailbox-quota', 1, 1_000_000) ?? 512) * 1024 * 1024,
       apiPort,

@@ -20,6 +20,7 @@ import { Messenger } from '../messaging/messenger.js'
 import { GROUP_MESSAGE_VERSION } from '../groups/constants.js'
 import { GroupManager, type GroupEvent } from '../groups/group-manager.js'
 import type { MessengerEvent } from '../messaging/ports.js'
+import type { Message } from '../messaging/message-log.js'
 import type { Network } from '../net/network.js'
 import { MailCollector, type RememberedHolder } from '../net/mailbox/collector.js'
 import { mailboxKeyFor, signOwnerProof } from '../net/mailbox/proof.js'
@@ -34,6 +35,7 @@ import { AccountStateError } from './errors.js'
 import { RecordPublisher } from './record-publisher.js'
 import { UnlockThrottle } from './unlock-throttle.js'
 import { AttachmentService, type AttachmentEvent } from '../attachments/service.js'
+import { CallManager, type CallEvent } from '../calls/call-manager.js'
 
 export const MIN_PASSPHRASE_LENGTH = 8
 /** How often the idle lock is checked (at most; shorter when the idle time is shorter). */
@@ -60,6 +62,7 @@ export type AccountEvent =
   | { type: 'locked' }
   | { type: 'changed' }
   | { type: 'attachment' } & AttachmentEvent
+  | CallEvent
 
 export interface AccountLifecycleInit {
   dataDir: string
@@ -91,6 +94,7 @@ interface OpenAccount {
   mail: MailCollector
   publisher: RecordPublisher
   attachments: AttachmentService
+  calls: CallManager
 }
 
 export class AccountLifecycle {
@@ -137,6 +141,11 @@ export class AccountLifecycle {
   /** The open account's attachments; AccountStateError ERR_LOCKED while closed or UI-locked. */
   attachments (): AttachmentService {
     return this.requireUnlocked().attachments
+  }
+
+  /** The open account's calls; AccountStateError ERR_LOCKED while closed or UI-locked. */
+  calls (): CallManager {
+    return this.requireUnlocked().calls
   }
 
   /** The open account's groups; AccountStateError ERR_LOCKED while closed or UI-locked. */
@@ -242,6 +251,7 @@ export class AccountLifecycle {
     this.open = undefined
     if (o === undefined) return
     this.init.network.onEnvelope(undefined)
+    o.calls.stop()
     o.messenger.stop()
     o.groups.stop()
     o.mail.stop()
@@ -284,6 +294,7 @@ export class AccountLifecycle {
     // The group layer needs the messenger (its lock, log and 1:1 sessions) and the messenger
     // hands it group control payloads: the one is made first and given the other's handler.
     let groups: GroupManager | undefined
+    let calls: CallManager | undefined
     const attachments = new AttachmentService({
       store,
       libp2p: network.libp2p,
@@ -305,11 +316,36 @@ export class AccountLifecycle {
         if (e.type === 'message' && e.message.direction === 'in' && e.message.attachments !== undefined && e.message.group === undefined) {
           void attachments.incoming(e.message.peer, e.message.id, e.message.attachments).catch(() => {})
         }
+        // Files we sent: the sender's progress events name their message.
+        if (e.type === 'message' && e.message.direction === 'out' && e.message.attachments !== undefined && e.message.group === undefined) {
+          void attachments.sent(e.message.peer, e.message.id, e.message.attachments.map((a) => a.manifestId)).catch(() => {})
+        }
+        // A deleted contact's call lines go with its conversation.
+        if (e.type === 'contact-removed') void calls?.log.removePeer(e.sessionId).catch(() => {})
         // The recipient is offline (the text went to its mailboxes): small files follow it there.
         if (e.type === 'message-state' && e.state === 'stored') void this.mailAttachments(e.peer, e.id).catch(() => {})
       },
       receiptDelayMs: this.init.receiptDelayMs,
-      groups: async (from, body) => groups === undefined ? { ops: [] } : await groups.applyControl(from, body)
+      // Disappearing messages: rows under short-lived keys outside the database, their files
+      // deleted with them, and the database files rewritten after (docs/PROTOCOL.md §12).
+      ephemeral: account.ephemeral,
+      compact: async (tables) => { await account.compact(tables) },
+      expireExtras: async (messages) => {
+        const ids = messages.flatMap((m) => (m.attachments ?? []).map((a) => a.manifestId))
+        if (ids.length === 0) return { ops: [], tables: [] }
+        const done = await attachments.expireOps(ids)
+        return { ops: done.ops, tables: ['att', 'blob', 'blob-early'], after: done.after }
+      },
+      groups: async (from, body) => groups === undefined ? { ops: [] } : await groups.applyControl(from, body),
+      calls: (from, signal, via) => { void calls?.receive(from, signal, via).catch(() => {}) }
+    })
+    calls = new CallManager({
+      send: async (peer, signal, options) => await messenger.sendCallSignal(peer, signal, options),
+      contactState: async (peer) => (await messenger.contacts.get(peer))?.state,
+      store,
+      logger: logger.forComponent('sotto:calls'),
+      now,
+      onEvent: (e) => { this.emit(e) }
     })
     groups = new GroupManager({
       identity,
@@ -318,7 +354,10 @@ export class AccountLifecycle {
       net: network.groups,
       logger: logger.forComponent('sotto:groups'),
       now,
-      onEvent: (e) => { this.emit(e) },
+      onEvent: (e) => {
+        this.emit(e)
+        if (e.type === 'message' && e.message.attachments !== undefined) void this.groupFiles(e.message, attachments, groups).catch(() => {})
+      },
       collectEveryMs: this.init.groupCollectEveryMs
     })
     const mail = new MailCollector({
@@ -345,7 +384,10 @@ export class AccountLifecycle {
     })
     this.rollbackNotice = undefined
     if (check.rolledBack) await this.recoverFromRollback(store, guard, crypto, messenger)
-    this.open = { account, guard, crypto, messenger, groups, mail, publisher, attachments }
+    // What expired while the node was off goes before the API can serve any of it.
+    await messenger.expireDue()
+    await messenger.pruneGuards()
+    this.open = { account, guard, crypto, messenger, groups, mail, publisher, attachments, calls }
     const groupManager = groups
     network.onEnvelope(async (envelope) => {
       // A direct copy of a group message (its own version byte, docs/GROUPS.md §3).
@@ -401,14 +443,33 @@ export class AccountLifecycle {
     this.init.onEvent(event)
   }
 
+  /**
+   * Files in a group message. Received: fetched from the author's node (`from`), while the
+   * record and its events keep the group as their conversation; group mailboxes carry no
+   * chunks, so a member offline at the time gets them once both are online. Sent: the other
+   * members are its recipients (docs/GROUPS.md §5).
+   */
+  private async groupFiles (m: Message, attachments: AttachmentService, groups: GroupManager | undefined): Promise<void> {
+    if (m.group === undefined || m.attachments === undefined) return
+    if (m.direction === 'in') {
+      if (m.from !== undefined) await attachments.incoming(m.peer, m.id, m.attachments, { source: m.from })
+      return
+    }
+    const members = groups === undefined ? 2 : (await groups.get(m.group)).members.length
+    await attachments.sent(m.peer, m.id, m.attachments.map((a) => a.manifestId), members - 1)
+  }
+
   /** Puts the files of an outgoing message in its recipient's mailboxes (node/attachments). */
   private async mailAttachments (peer: SessionId, id: string): Promise<void> {
     const o = this.open
     const message = await o?.messenger.log.find(peer, id)
     if (o === undefined || message?.direction !== 'out' || message.attachments === undefined) return
     const mailbox = mailboxKeyFor(sessionIdToX25519(peer))
+    // Files of an after-send message are kept no longer than the message (docs/PROTOCOL.md §12.4).
+    const ttlMs = message.timer?.mode === 'after-send' && message.expiresAt !== undefined ? message.expiresAt - this.init.now() : undefined
+    if (ttlMs !== undefined && ttlMs < 1000) return
     for (const a of message.attachments) {
-      await o.attachments.mailTo(peer, a.manifestId, async (envelope) => (await putInMailboxes(this.init.network.libp2p, mailbox, envelope)).count)
+      await o.attachments.mailTo(peer, a.manifestId, async (envelope) => (await putInMailboxes(this.init.network.libp2p, mailbox, envelope, undefined, ttlMs)).count)
     }
   }
 

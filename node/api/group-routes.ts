@@ -5,10 +5,22 @@
 import { ApiError, withStatus as withStatusOf } from './errors.js'
 import type { Route } from './server.js'
 import type { GroupManager, GroupView } from '../groups/group-manager.js'
+import type { Message } from '../messaging/message-log.js'
+import type { AttachmentRef } from '../attachments/refs.js'
 
 export interface GroupRoutesInit {
   /** The unlocked account's groups (423 ERR_LOCKED otherwise). */
   groups: () => GroupManager
+  /** A message as the API shows it (routes.ts messageViewOf); default: its files without their keys. */
+  messageView?: (m: Message) => object
+  /** `attachments` of a send: uploaded ids to references (routes.ts); omitted -> files are refused. */
+  attachmentRefs?: (raw: unknown) => Promise<{ attachments?: AttachmentRef[] }>
+}
+
+/** A file's key never leaves the node: without a view from the node, files show their name and size only. */
+function withoutKeys (m: Message): object {
+  const { attachments, ...rest } = m
+  return attachments === undefined ? rest : { ...rest, attachments: attachments.map((a) => ({ id: a.manifestId, name: a.name, size: a.size, mime: a.mime })) }
 }
 
 const GROUP_ID = /^[0-9a-f]{64}$/
@@ -31,6 +43,7 @@ async function withStatus<T> (work: Promise<T>): Promise<T> {
 const view = (g: GroupView): GroupView => g
 
 export function groupRoutes (init: GroupRoutesInit): Route[] {
+  const messageView = init.messageView ?? withoutKeys
   return [
     { method: 'GET', path: '/api/groups', handler: async () => ({ groups: (await init.groups().list()).map(view) }) },
     {
@@ -70,16 +83,22 @@ export function groupRoutes (init: GroupRoutesInit): Route[] {
         const limit = Number(req.query.get('limit') ?? '100')
         const before = req.query.has('before') ? Number(req.query.get('before')) : undefined
         const messages = await withStatus(init.groups().messages(groupId(req.params.id), { limit: Number.isInteger(limit) && limit > 0 ? limit : 100, ...(before !== undefined && Number.isInteger(before) ? { before } : {}) }))
-        return { messages }
+        return { messages: messages.map(messageView) }
       }
     },
     {
       method: 'POST',
       path: '/api/groups/:id/messages',
       handler: async (req) => {
-        const text = field(req.body, 'text')
-        if (typeof text !== 'string' || text.length === 0) throw new ApiError(400, 'ERR_BAD_REQUEST', '"text" must be a non-empty string')
-        return { message: await withStatus(init.groups().send(groupId(req.params.id), text)) }
+        const id = groupId(req.params.id)
+        const raw = field(req.body, 'attachments')
+        if (raw !== undefined && init.attachmentRefs === undefined) throw new ApiError(400, 'ERR_BAD_REQUEST', 'this node does not take attachments')
+        // With files (as POST /api/messages) the text may be empty or left out.
+        const files = raw === undefined || init.attachmentRefs === undefined ? {} : await init.attachmentRefs(raw)
+        const given = field(req.body, 'text')
+        const text = files.attachments !== undefined && (given === undefined || given === '') ? '' : given
+        if (typeof text !== 'string' || (text.length === 0 && files.attachments === undefined)) throw new ApiError(400, 'ERR_BAD_REQUEST', '"text" must be a non-empty string')
+        return { message: messageView(await withStatus(init.groups().send(id, text, files))) }
       }
     }
   ]

@@ -11,6 +11,7 @@ import type { Messenger } from '../messaging/messenger.js'
 import type { Contact } from '../messaging/contacts.js'
 import type { Message } from '../messaging/message-log.js'
 import type { AttachmentService, AttachmentView } from '../attachments/service.js'
+import { callSettingsChange, type CallSettings } from '../calls/settings.js'
 
 export interface NodeStatus {
   state: 'no-account' | 'locked' | 'unlocked'
@@ -26,9 +27,11 @@ export interface NodeStatus {
    * copy was taken may show again. Only while unlocked.
    */
   rollback?: { detectedAt: number }
+  /** What this node can do that an older one could not, for the web UI (e.g. `group-attachments`). */
+  features?: string[]
 }
 
-export interface Settings extends UiSettings { idleLockMinutes: number, bootstrap: string[] }
+export interface Settings extends UiSettings, CallSettings { idleLockMinutes: number, bootstrap: string[] }
 
 /** What the API needs of the running node. */
 export interface NodeController {
@@ -86,15 +89,16 @@ async function withMessageStatus<T> (work: Promise<T>): Promise<T> {
 /** Contacts are shown as the messenger keeps them, the same as in the `contact` event. */
 function contactView (c: Contact): Contact { return c }
 /** A message as the API (and its event stream) shows it: its files without their keys, with their transfer state. */
-export function messageViewOf (node: NodeController, m: Message): Omit<Message, 'attachments'> & { attachments?: AttachmentView[] } {
-  const { attachments, ...rest } = m
+export function messageViewOf (node: NodeController, m: Message): Omit<Message, 'attachments' | 'timerVersion'> & { attachments?: AttachmentView[] } {
+  // timerVersion is the protocol's business (a resend carries it), not the UI's.
+  const { attachments, timerVersion: _version, ...rest } = m
   if (attachments === undefined) return rest
   const service = node.attachments?.()
   return { ...rest, attachments: attachments.map((a) => service?.view(a) ?? { id: a.manifestId, name: a.name, size: a.size, mime: a.mime, state: 'pending' as const }) }
 }
 
 /** `attachments` of POST /api/messages: ids of files uploaded with POST /api/attachments. */
-async function attachmentRefs (node: NodeController, raw: unknown): Promise<{ attachments?: Awaited<ReturnType<AttachmentService['ref']>>[] }> {
+export async function attachmentRefs (node: NodeController, raw: unknown): Promise<{ attachments?: Awaited<ReturnType<AttachmentService['ref']>>[] }> {
   if (raw === undefined) return {}
   if (!Array.isArray(raw) || raw.length > 10 || !raw.every((id) => typeof id === 'string' && /^[0-9a-f]{64}$/.test(id))) throw new ApiError(400, 'ERR_BAD_REQUEST', '"attachments" is a list of attachment ids')
   if (raw.length === 0) return {}
@@ -132,6 +136,7 @@ export function apiRoutes (node: NodeController): Route[] {
           change.bootstrap = bootstrap as string[]
         }
         Object.assign(change, uiSettingsChange(req.body))
+        Object.assign(change, callSettingsChange(req.body))
         return await node.updateSettings(change)
       }
     },

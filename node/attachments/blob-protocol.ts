@@ -33,6 +33,8 @@ export interface BlobServerInit {
   frameTimeoutMs?: number
   now?: () => number
   rate?: { perSecond: number, burst: number }
+  /** Called after a blob was written to a peer (its PeerId), for the sender's progress. */
+  onServed?: (peer: string, id: string) => void
 }
 
 export async function registerBlobServer (libp2p: Libp2p, init: BlobServerInit): Promise<void> {
@@ -69,6 +71,7 @@ export async function registerBlobServer (libp2p: Libp2p, init: BlobServerInit):
         out[1] = TYPE_BLOB
         out.set(blob, 2)
         await writeFrame(stream, out)
+        init.onServed?.(peer, id)
       }
     }
     void stream.close().catch(() => {})

@@ -33,6 +33,15 @@ export interface AttachmentRecord {
   mailedTo?: string[]
   /** Why a download waits: its only source is the sender's node. */
   waitingFor?: 'sender-online'
+  /**
+   * Incoming: the Session ID whose node the file is fetched from, when not `peer` (a group
+   * message's author; `peer` is then the group id, as the message's conversation).
+   */
+  source?: string
+  /** Outgoing: how many recipients should fetch it (1 for a contact, the other members of a group). */
+  recipients?: number
+  /** Outgoing: PeerIds that fetched every chunk from us (at most MAX_FETCHED_BY). */
+  fetchedBy?: string[]
 }
 
 export class BlobStore {

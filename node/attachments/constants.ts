@@ -59,6 +59,11 @@ export const MAX_BLOB_RATE_PEERS = 1024
  * A cut transfer resumes at most this many chunks (512 KiB) back.
  */
 export const CHUNKS_PER_BATCH = 8
+/**
+ * Recipients a sent file remembers as having fetched it all (distinct PeerIds): a group has at
+ * most 100 members, and anyone holding the chunk ids could ask, so the list is bounded.
+ */
+export const MAX_FETCHED_BY = 128
 /** Progress events per transfer, at most this often. */
 export const PROGRESS_EVERY_MS = 250
 /** How often waiting downloads try their source again. */

@@ -14,15 +14,25 @@ import { BLOB_ENVELOPE_VERSION, BLOB_PROTOCOL, CHUNKS_PER_BATCH, KEEP_SENT_MS, M
 import { AttachmentError } from './errors.js'
 import { MAX_SEALED_MANIFEST, openManifest, sealManifest, sha256 } from './manifest.js'
 import { download, readFile } from './transfers.js'
+import { SentProgress, type SentState } from './sent-progress.js'
 import type { AttachmentRef } from './refs.js'
 
 /** What a message carries for one file (payload.ts parses it). */
 export type { AttachmentRef } from './refs.js'
 
 /** What the API shows of one file. */
-export interface AttachmentView { id: string, name: string, size: number, mime: string, state: AttachmentState, received?: number, thumbnail?: string, waitingFor?: 'sender-online' }
+export interface AttachmentView {
+  id: string, name: string, size: number, mime: string, state: AttachmentState | SentState, received?: number, thumbnail?: string, waitingFor?: 'sender-online'
+  /** A file we sent (sent-progress.ts): bytes the furthest recipient fetched, recipients that have it all, of how many. */
+  sent?: number, delivered?: number, recipients?: number
+}
 
-export interface AttachmentEvent { id: string, peer: string, messageId: string, state: AttachmentState, received: number, size: number }
+/**
+ * A transfer moved. Receiving: `state` pending/downloading/ready/failed with `received`.
+ * Sending: `state` ready/uploading/delivered with `sent`, `delivered` and `recipients`.
+ * Never a key.
+ */
+export interface AttachmentEvent { id: string, peer: string, messageId: string, state: AttachmentState | SentState, received: number, size: number, sent?: number, delivered?: number, recipients?: number }
 
 export interface AttachmentServiceInit {
   store: SecureStore
@@ -53,16 +63,31 @@ export class AttachmentService {
   private stopped = false
   /** Extra sources a test or a later version may add (another holder of the same chunks). */
   readonly extraSources: BlobSource[] = []
+  /** How far recipients got with the files we sent. */
+  private readonly sentProgress: SentProgress
 
   constructor (private readonly init: AttachmentServiceInit) {
     this.blobs = new BlobStore(init.store)
+    this.sentProgress = new SentProgress({
+      blobs: this.blobs,
+      now: init.now,
+      onChange: (v) => {
+        if (v.peer === undefined || v.messageId === undefined) return
+        this.init.onEvent?.({ id: v.id, peer: v.peer, messageId: v.messageId, state: v.state, received: 0, size: v.size, sent: v.sent, delivered: v.delivered, recipients: v.recipients })
+      }
+    })
   }
 
   async start (): Promise<void> {
-    await registerBlobServer(this.init.libp2p, { get: async (id) => await this.blobs.chunk(id), logger: this.init.logger })
+    await registerBlobServer(this.init.libp2p, {
+      get: async (id) => await this.blobs.chunk(id),
+      logger: this.init.logger,
+      onServed: (peer, id) => { void this.sentProgress.served(peer, id).catch(() => {}) }
+    })
     const old: AttachmentRecord[] = []
     for await (const r of this.blobs.records()) {
       this.states.set(r.id, { state: r.state, received: r.received, ...(r.waitingFor === undefined ? {} : { waitingFor: r.waitingFor }) })
+      this.sentProgress.restore(r)
       if (r.direction === 'out' && this.init.now() - r.createdAt > KEEP_SENT_MS) old.push(r)
     }
     for (const r of old) await this.forget(r)
@@ -128,6 +153,7 @@ export class AttachmentService {
     }
     await this.blobs.batch([this.blobs.chunkOp(id, manifest.sealed), this.blobs.recordOp(record)])
     this.states.set(id, { state: 'ready', received: 0 })
+    this.sentProgress.uploaded(id, record.size, ids.map((c) => Buffer.from(c).toString('hex')))
     return record
   }
 
@@ -138,14 +164,32 @@ export class AttachmentService {
     return { manifestId: r.id, key: r.key, name: r.name, size: r.size, mime: r.mime, ...(r.thumbnail === undefined ? {} : { thumbnail: r.thumbnail }) }
   }
 
-  /** Files a contact sent: recorded, then fetched from the sender's node. */
-  async incoming (peer: string, messageId: string, refs: AttachmentRef[]): Promise<void> {
+  /**
+   * A message of ours carries these files, to `peer` (a contact, or a group: `recipients` its
+   * other members): the sender's progress events name that message.
+   */
+  async sent (peer: string, messageId: string, ids: string[], recipients = 1): Promise<void> {
+    for (const id of ids) this.sentProgress.sentIn(id, peer, messageId, recipients)
+    for (const id of ids) {
+      const r = await this.blobs.record(id)
+      if (r === undefined || r.direction !== 'out') continue
+      await this.blobs.batch([this.blobs.recordOp({ ...r, peer, messageId, recipients: Math.max(1, recipients) })])
+    }
+  }
+
+  /**
+   * Files someone sent: recorded, then fetched from the sender's node. `source`: the Session
+   * ID whose node has them, when not `peer` (in a group, `peer` is the group id and the
+   * source the message's author); default `peer`.
+   */
+  async incoming (peer: string, messageId: string, refs: AttachmentRef[], options: { source?: string } = {}): Promise<void> {
     for (const ref of refs) {
       if (await this.blobs.record(ref.manifestId) !== undefined) continue
       const record: AttachmentRecord = {
         id: ref.manifestId, key: ref.key, name: ref.name, size: ref.size, mime: ref.mime,
         ...(ref.thumbnail === undefined ? {} : { thumbnail: ref.thumbnail }),
-        direction: 'in', peer, messageId, state: 'pending', have: 0, received: 0, createdAt: this.init.now()
+        direction: 'in', peer, messageId, state: 'pending', have: 0, received: 0, createdAt: this.init.now(),
+        ...(options.source === undefined || options.source === peer ? {} : { source: options.source })
       }
       await this.blobs.batch([this.blobs.recordOp(record)])
       this.states.set(record.id, { state: 'pending', received: 0 })
@@ -197,10 +241,12 @@ export class AttachmentService {
 
   view (ref: { manifestId: string, name: string, size: number, mime: string, thumbnail?: string }): AttachmentView {
     const s = this.states.get(ref.manifestId) ?? { state: 'pending' as const, received: 0 }
+    const out = this.sentProgress.view(ref.manifestId)
     return {
-      id: ref.manifestId, name: ref.name, size: ref.size, mime: ref.mime, state: s.state, received: s.received,
+      id: ref.manifestId, name: ref.name, size: ref.size, mime: ref.mime, state: out?.state ?? s.state, received: s.received,
       ...(ref.thumbnail === undefined ? {} : { thumbnail: ref.thumbnail }),
-      ...(s.waitingFor === undefined ? {} : { waitingFor: s.waitingFor })
+      ...(s.waitingFor === undefined ? {} : { waitingFor: s.waitingFor }),
+      ...(out === undefined ? {} : { sent: out.sent, delivered: out.delivered, recipients: out.recipients })
     }
   }
 
@@ -268,7 +314,8 @@ export class AttachmentService {
   private async run (start: AttachmentRecord, signal: AbortSignal, localOnly: boolean): Promise<void> {
     const current = (await this.blobs.record(start.id)) ?? start
     if (current.state === 'ready') return
-    const sender = localOnly || current.peer === undefined ? undefined : await this.init.sourceOf(current.peer).catch(() => undefined)
+    const from = current.source ?? current.peer
+    const sender = localOnly || from === undefined ? undefined : await this.init.sourceOf(from).catch(() => undefined)
     const sources = localOnly ? [] : [...(sender === undefined ? [] : [sender]), ...this.extraSources]
     let lastEmit = 0
     const publish = (r: AttachmentRecord, force = false): void => {
@@ -313,6 +360,36 @@ export class AttachmentService {
     this.retries.set(record.id, { timer, attempts })
   }
 
+  /**
+   * Everything of these files in the store, as deletes for the caller's batch (the message
+   * that carried them disappeared, docs/PROTOCOL.md §12): record, manifest, and the chunks the
+   * manifest names. `after`, once committed, stops their downloads and forgets their state.
+   */
+  async expireOps (ids: string[]): Promise<{ ops: StoreOp[], after: () => void }> {
+    const ops: StoreOp[] = []
+    for (const id of new Set(ids)) {
+      ops.push(this.blobs.recordDelOp(id), this.blobs.chunkDelOp(id), this.blobs.earlyDelOp(id))
+      const r = await this.blobs.record(id)
+      const sealed = await this.blobs.chunk(id)
+      if (r === undefined || sealed === undefined) continue
+      try {
+        const m = openManifest(Buffer.from(r.key, 'base64'), Buffer.from(id, 'hex'), sealed)
+        for (const c of m.chunks) ops.push(this.blobs.chunkDelOp(Buffer.from(c).toString('hex')))
+      } catch { /* a damaged manifest: record and manifest go anyway */ }
+    }
+    return {
+      ops,
+      after: () => {
+        for (const id of ids) {
+          this.running.get(id)?.abort()
+          clearTimeout(this.retries.get(id)?.timer)
+          this.retries.delete(id)
+          this.states.delete(id)
+        }
+      }
+    }
+  }
+
   /** Deletes a sent file's chunks and record (its time is up). */
   private async forget (r: AttachmentRecord): Promise<void> {
     const sealed = await this.blobs.chunk(r.id)
@@ -325,5 +402,6 @@ export class AttachmentService {
     }
     await this.blobs.batch(ops)
     this.states.delete(r.id)
+    this.sentProgress.forget(r.id)
   }
 }

@@ -9,13 +9,14 @@ import { join } from 'node:path'
 import { writeFileAtomic } from '../store/keyfile.js'
 import type { Settings } from '../api/routes.js'
 import { DEFAULT_UI_SETTINGS, storedUiSettings, type UiSettings } from '../api/account-routes.js'
+import { DEFAULT_CALL_SETTINGS, storedCallSettings } from '../calls/settings.js'
 
 export const CONFIG_FILE = 'config.json'
 
 /** Everything config.json holds: the node's settings and the web UI's. */
 export type StoredSettings = Settings & UiSettings
 
-export const DEFAULT_SETTINGS: StoredSettings = { idleLockMinutes: 15, bootstrap: [], ...DEFAULT_UI_SETTINGS }
+export const DEFAULT_SETTINGS: StoredSettings = { idleLockMinutes: 15, bootstrap: [], ...DEFAULT_UI_SETTINGS, ...DEFAULT_CALL_SETTINGS }
 
 export async function readSettings (dataDir: string): Promise<StoredSettings> {
   try {
@@ -23,7 +24,8 @@ export async function readSettings (dataDir: string): Promise<StoredSettings> {
     return {
       idleLockMinutes: Number.isInteger(raw.idleLockMinutes) ? raw.idleLockMinutes : DEFAULT_SETTINGS.idleLockMinutes,
       bootstrap: Array.isArray(raw.bootstrap) ? raw.bootstrap.filter((b: unknown) => typeof b === 'string') : [],
-      ...storedUiSettings(raw)
+      ...storedUiSettings(raw),
+      ...storedCallSettings(raw)
     }
   } catch {
     return { ...DEFAULT_SETTINGS }

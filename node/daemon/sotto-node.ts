@@ -7,10 +7,16 @@
  */
 import { fileURLToPath } from 'node:url'
 import { newToken } from '../api/auth.js'
-import { apiRoutes, messageViewOf, type NodeController, type NodeStatus, type Settings } from '../api/routes.js'
+import { apiRoutes, attachmentRefs, messageViewOf, type NodeController, type NodeStatus, type Settings } from '../api/routes.js'
 import { accountRoutes, type AccountController } from '../api/account-routes.js'
 import { groupRoutes } from '../api/group-routes.js'
 import { attachmentRoutes } from '../api/attachment-routes.js'
+import { timerRoutes } from '../api/timer-routes.js'
+import { callRoutes } from '../api/call-routes.js'
+import { iceServersOf } from '../calls/settings.js'
+import { startStunServer, type StunServer } from '../calls/stun-server.js'
+import { stunPlace } from '../calls/stun-address.js'
+import { DEFAULT_LISTEN } from '../net/libp2p.js'
 import { startApiServer, type ApiServer } from '../api/server.js'
 import { AccountLifecycle, type AccountEvent } from '../account/lifecycle.js'
 import { bundleSequence, compareBundles, parseBundle } from '../crypto/bundle.js'
@@ -23,6 +29,8 @@ import { readSessions, sessionsFile } from './sessions-file.js'
 import { readSettings, writeSettings } from './settings.js'
 import type { SottoNode, SottoNodeInit } from './types.js'
 
+/** Said in GET /api/status for the web UI: files in groups (an older node refused them). */
+const NODE_FEATURES = ['group-attachments']
 /** The web UI as `npm run build` lays it out: dist/web-ui beside dist/node. */
 const BUNDLED_WEB_UI = fileURLToPath(new URL('../../web-ui/', import.meta.url))
 
@@ -54,6 +62,23 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     now
   })
 
+  // The STUN responder (off by default): on the TCP listener's host and port number, UDP.
+  let stun: StunServer | undefined
+  let stunAnnounce: { host: string, port: number } | undefined
+  if (init.stun === true) {
+    const place = stunPlace(init.listen ?? DEFAULT_LISTEN, network.addresses())
+    if (place === undefined) {
+      init.logger.forComponent('sotto:calls').warn('--stun needs an IPv4 TCP listen address; STUN stays off')
+    } else {
+      try {
+        stun = await startStunServer({ host: place.bindHost, port: place.port, logger: init.logger.forComponent('sotto:stun') })
+        stunAnnounce = { host: place.announceHost, port: stun.port }
+      } catch (err) {
+        init.logger.forComponent('sotto:calls').warn('could not start the STUN responder; STUN stays off', { code: (err as NodeJS.ErrnoException).code ?? 'ERR_STUN' })
+      }
+    }
+  }
+
   let api: ApiServer | undefined
   const push = (event: string, data: unknown): void => { api?.publish(event, data) }
   const onAccountEvent = (e: AccountEvent): void => {
@@ -61,10 +86,13 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
     if (e.type === 'message') push('message', messageViewOf(controller, e.message))
     else if (e.type === 'message-state') { const { type: _t, ...change } = e; push('message-state', change) }
     else if (e.type === 'message-deleted') push('message-deleted', { peer: e.peer, id: e.id })
+    else if (e.type === 'messages-expired') push('messages-expired', { peer: e.peer, ids: e.ids })
     else if (e.type === 'contact') push('contact', e.contact)
     else if (e.type === 'contact-removed') push('contact-removed', { sessionId: e.sessionId })
     else if (e.type === 'group') push('group', e.group)
     else if (e.type === 'locked') push('locked', {})
+    else if (e.type === 'call') push('call', { ...e.call, ...(e.sdp === undefined ? {} : { sdp: e.sdp }) })
+    else if (e.type === 'call-candidates') push('call-candidates', { id: e.id, peer: e.peer, candidates: e.candidates })
     else if (e.type === 'attachment') { const { type: _t, ...progress } = e; push('attachment', progress) }
     else void status().then((s) => { push('status', s) })
   }
@@ -92,7 +120,8 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
       peers: stats.peers,
       dht: { routingTable: stats.routingTable, recordPublished: publishedAt !== undefined, publishedAt },
       mailbox: stats.mailbox,
-      rollback: account.rollback !== undefined && account.sessionId !== undefined ? { detectedAt: account.rollback.detectedAt } : undefined
+      rollback: account.rollback !== undefined && account.sessionId !== undefined ? { detectedAt: account.rollback.detectedAt } : undefined,
+      features: NODE_FEATURES
     }
   }
 
@@ -123,6 +152,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
 
   async function stopParts (): Promise<void> {
     await account.close()
+    await stun?.close()
     await network.stop()
   }
 
@@ -137,7 +167,7 @@ export async function startSottoNode (init: SottoNodeInit): Promise<SottoNode> {
   try {
     api = await startApiServer({
       token,
-      routes: [...apiRoutes(controller), ...accountRoutes(accountControl), ...groupRoutes({ groups: () => account.groups() }), ...attachmentRoutes({ attachments: () => account.attachments() })],
+      routes: [...apiRoutes(controller), ...accountRoutes(accountControl), ...groupRoutes({ groups: () => account.groups(), messageView: (m) => messageViewOf(controller, m), attachmentRefs: async (raw) => await attachmentRefs(controller, raw) }), ...attachmentRoutes({ attachments: () => account.attachments() }), ...timerRoutes({ messenger: () => account.messenger() }), ...callRoutes({ calls: () => account.calls(), iceServers: async () => iceServersOf(stunAnnounce, settings) })],
       logger: init.logger.forComponent('sotto:api'),
       host: init.apiHost,
       port: init.apiPort ?? 0,

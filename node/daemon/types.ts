@@ -17,6 +17,8 @@ export interface SottoNodeInit {
   mailboxQuotaBytes?: number
   /** Serve as a circuit relay for peers behind NAT. */
   relay?: boolean
+  /** Answer STUN Binding requests on UDP at the libp2p TCP listener's host and port (`--stun`); default false. */
+  stun?: boolean
   /** Peers or addresses to refuse, as libp2p's connection gater decides; default: none refused. */
   connectionGater?: ConnectionGater
   /** Local API port; 0 picks a free one. Default 0... the CLI passes its default. */

@@ -98,7 +98,11 @@ export class GroupIntake {
         const latest = await this.groups.get(owner.group)
         if (latest === undefined) throw new GroupError('ERR_UNKNOWN_GROUP', 'no such group')
         const now = this.init.now()
-        const { message, ops } = await log.prepareAppend({ id: payload.id, peer: owner.group as SessionId, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', group: owner.group, from: owner.member })
+        const { message, ops } = await log.prepareAppend({
+          id: payload.id, peer: owner.group as SessionId, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', group: owner.group, from: owner.member,
+          // Files it carries are fetched from the author's node (account/lifecycle.ts).
+          ...(payload.attachments === undefined ? {} : { attachments: payload.attachments })
+        })
         const next: GroupRecord = { ...latest, unread: latest.unread + 1, lastMessageAt: now, lastMessage: previewOf(message) }
         await this.init.store.batch([keyOp, ...ops, this.groups.putOp(next)])
         log.committed(message)

@@ -20,6 +20,7 @@ import type { MessengerEvent } from '../messaging/ports.js'
 import { encodePayload, MAX_TEXT_LENGTH } from '../messaging/payload.js'
 import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
+import type { AttachmentRef } from '../attachments/refs.js'
 import { DAY_MS, GROUP_SECRET_RETENTION_MS, MAX_GROUP_MEMBERS, MAX_GROUPS, MAX_STATE_HISTORY, SENDER_KEY_MAX_AGE_MS, SENDER_KEY_MAX_MESSAGES } from './constants.js'
 import { decodeControl, encodeKeyControl, encodeStateControl } from './control.js'
 import { GroupError } from './errors.js'
@@ -376,8 +377,13 @@ export class GroupManager {
 
   // ---- sending ----
 
-  async send (target: string, text: string): Promise<Message> {
-    if (typeof text !== 'string' || text.length === 0) throw new GroupError('ERR_EMPTY_MESSAGE', 'nothing to send')
+  /**
+   * Sends a text to the group. `attachments`: files (node/attachments) the text carries, as
+   * in a 1:1 text; with them the text may be empty. Members fetch them from our node.
+   */
+  async send (target: string, text: string, options: { attachments?: AttachmentRef[] } = {}): Promise<Message> {
+    const files = options.attachments !== undefined && options.attachments.length > 0 ? options.attachments : undefined
+    if (typeof text !== 'string' || (text.length === 0 && files === undefined)) throw new GroupError('ERR_EMPTY_MESSAGE', 'nothing to send')
     if (text.length > MAX_TEXT_LENGTH) throw new GroupError('ERR_MESSAGE_TOO_LONG', `a message has at most ${MAX_TEXT_LENGTH} characters`)
     const r = await this.resolve(target)
     if (r === undefined) throw new GroupError('ERR_UNKNOWN_GROUP', 'no such group')
@@ -393,8 +399,8 @@ export class GroupManager {
       const latest = await this.record(r.id)
       if (key === undefined || latest.local !== 'accepted') throw new GroupError('ERR_NOT_MEMBER', 'you are no longer a member of this group')
       const step = nextSendingKey(key)
-      const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'text', id, sentAt, text }))
-      const { message, ops } = await this.init.messenger.log.prepareAppend({ id, peer: r.id as SessionId, direction: 'out', text, sentAt, state: 'sending', group: r.id, from: this.self })
+      const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'text', id, sentAt, text, ...(files === undefined ? {} : { attachments: files }) }))
+      const { message, ops } = await this.init.messenger.log.prepareAppend({ id, peer: r.id as SessionId, direction: 'out', text, sentAt, state: 'sending', group: r.id, from: this.self, ...(files === undefined ? {} : { attachments: files }) })
       const next: GroupRecord = { ...latest, lastMessageAt: sentAt, lastMessage: previewOf(message) }
       const entry = this.delivery.entry(r.id, id, bytes)
       // The chain moves on in the same batch as the message (a key is never used twice, R10),

@@ -9,6 +9,7 @@ import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
 import { MessagingError } from './errors.js'
 import type { Message } from './message-log.js'
+import { TIMER_OFF, type TimerSetting } from './timer.js'
 
 export type ContactState = 'accepted' | 'request' | 'blocked'
 export const MAX_NAME_LENGTH = 64
@@ -22,6 +23,11 @@ export interface LastMessage {
   direction: Message['direction']
   sentAt: number
   state: Message['state']
+  /**
+   * A disappearing message: its text is not kept in the contact record (which has no
+   * short-lived key) but read from the message's own row when the contact is read.
+   */
+  timed?: true
 }
 
 export interface Contact {
@@ -44,6 +50,8 @@ export interface Contact {
   unread: number
   lastMessageAt?: number
   lastMessage?: LastMessage
+  /** The conversation's disappearing-message timer (timer.ts); off while never set. */
+  timer: TimerSetting
 }
 
 export interface ContactChange { name?: unknown, state?: unknown, verified?: unknown }
@@ -82,7 +90,7 @@ export function displayNameOf (c: Pick<Contact, 'sessionId' | 'name' | 'profileN
 }
 
 export function previewOf (m: Message): LastMessage {
-  return { id: m.id, text: m.text.slice(0, PREVIEW_LENGTH), direction: m.direction, sentAt: m.sentAt, state: m.state }
+  return { id: m.id, text: m.text.slice(0, PREVIEW_LENGTH), direction: m.direction, sentAt: m.sentAt, state: m.state, ...(m.timer === undefined ? {} : { timed: true as const }) }
 }
 
 /**
@@ -92,6 +100,8 @@ export function previewOf (m: Message): LastMessage {
  */
 export function currentContact (stored: Contact): Contact {
   const c: Contact = { ...stored }
+  // Records from before timers existed have none: off.
+  if (c.timer === undefined) c.timer = { ...TIMER_OFF }
   if (c.name === c.sessionId.slice(0, 12) + '…') c.name = ''
   c.displayName = displayNameOf(c)
   return c
@@ -99,7 +109,7 @@ export function currentContact (stored: Contact): Contact {
 
 /** A new contact record; `name` '' for none. */
 export function newContact (id: SessionId, name: string, state: ContactState, now: number): Contact {
-  return currentContact({ sessionId: id, displayName: '', name, state, verified: false, identityChanged: false, addedAt: now, unread: 0 })
+  return currentContact({ sessionId: id, displayName: '', name, state, verified: false, identityChanged: false, addedAt: now, unread: 0, timer: { ...TIMER_OFF } })
 }
 
 /** The contact with a user's change applied (name, state, verified), validated. */
@@ -119,18 +129,27 @@ export function applyChange (existing: Contact, change: ContactChange): Contact 
   return currentContact(next)
 }
 
+/** The text of a disappearing last message, read from its row; undefined once it is gone. */
+export type PreviewText = (peer: SessionId, id: string) => Promise<string | undefined>
+
 export class ContactBook {
-  constructor (private readonly store: SecureStore, private readonly now: () => number) {}
+  constructor (private readonly store: SecureStore, private readonly now: () => number, private readonly previewText?: PreviewText) {}
 
   async get (id: SessionId): Promise<Contact | undefined> {
     const stored = await getJson<Contact>(this.store, key(id))
-    return stored === undefined ? undefined : currentContact(stored)
+    return stored === undefined ? undefined : await this.withPreview(currentContact(stored))
   }
 
   async list (): Promise<Contact[]> {
     const out: Contact[] = []
-    for await (const value of this.store.list(['contact'])) out.push(currentContact(JSON.parse(new TextDecoder().decode(value)) as Contact))
+    for await (const value of this.store.list(['contact'])) out.push(await this.withPreview(currentContact(JSON.parse(new TextDecoder().decode(value)) as Contact)))
     return out.sort((a, b) => (b.lastMessageAt ?? b.addedAt) - (a.lastMessageAt ?? a.addedAt))
+  }
+
+  private async withPreview (c: Contact): Promise<Contact> {
+    if (c.lastMessage?.timed !== true || this.previewText === undefined) return c
+    const text = await this.previewText(c.sessionId, c.lastMessage.id)
+    return { ...c, lastMessage: { ...c.lastMessage, text: (text ?? '').slice(0, PREVIEW_LENGTH) } }
   }
 
   /**
@@ -175,9 +194,14 @@ export class ContactBook {
     return next
   }
 
-  /** The write that stores a contact, for the caller's batch (displayName made current). */
+  /**
+   * The write that stores a contact, for the caller's batch (displayName made current). The
+   * text of a disappearing last message stays out of it (see LastMessage.timed).
+   */
   putOp (contact: Contact): StoreOp {
-    return { type: 'put', key: key(contact.sessionId), value: jsonValue(currentContact(contact)) }
+    const c = currentContact(contact)
+    if (c.lastMessage?.timed === true) c.lastMessage = { ...c.lastMessage, text: '' }
+    return { type: 'put', key: key(contact.sessionId), value: jsonValue(c) }
   }
 
   delOp (id: SessionId): StoreOp {

@@ -7,11 +7,18 @@
  * loses its text (and quote). The row keeps the id known, so a late copy of the same message
  * (a mailbox's, or one sealed again after a refusal) is a duplicate, not a new message, and
  * positions (`seq`, inbox cursors) do not shift.
+ *
+ * A message sent under a disappearing-message timer (timer.ts) is different on both counts:
+ * its row is sealed a second time under a short-lived key (RowSealer, see
+ * store/ephemeral-keys.ts), and when it expires the row goes entirely, leaving only a
+ * content-free guard (`msg-gone`: peer, id, until) so a late copy is still a duplicate.
  */
 import type { SessionId } from '../identity/session-id.js'
 import type { AttachmentRef } from '../attachments/refs.js'
 import { getJson, jsonValue } from '../store/sealed-store.js'
+import type { EphemeralSealed } from '../store/ephemeral-keys.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
+import type { MessageTimer, TimerMode } from './timer.js'
 
 export type Direction = 'in' | 'out'
 export type MessageState = 'sending' | 'stored' | 'delivered' | 'read' | 'failed' | 'received'
@@ -45,12 +52,37 @@ export interface Message {
   from?: SessionId
   /** Files this message carries (node/attachments), with their keys: the API shows them without. */
   attachments?: AttachmentRef[]
+  /** The disappearing-message timer it was sent under. */
+  timer?: MessageTimer
+  /** The timer's setting version it was sent under (sealed again after a refusal with it); not shown by the API. */
+  timerVersion?: number
+  /** When it disappears (ms); set once its clock runs (at sending for after-send, at reading for after-read). */
+  expiresAt?: number
+  /** A row that records a change of the conversation rather than a text (no inbox entry, never unread). */
+  event?: { type: 'timer', mode: TimerMode, seconds: number }
 }
+
+/**
+ * Seals the rows of disappearing messages under a short-lived key chosen from the message
+ * (its expiry hour, or the unread after-read key), and opens them while that key exists.
+ */
+export interface RowSealer {
+  seal: (m: Message, plaintext: Uint8Array) => EphemeralSealed
+  open: (sealed: EphemeralSealed) => Uint8Array | undefined
+}
+
+/**
+ * A row as stored. Sealed rows keep in the clear (inside the data-key seal, like every record)
+ * only what deleting them needs: positions and the random id.
+ */
+interface SealedRow { seq: number, id: string, inboxSeq?: number, eph: EphemeralSealed }
+/** What a stored row gives: always its positions; the message unless its key is gone. */
+interface Row { seq: number, id: string, inboxSeq?: number, message?: Message }
 
 export interface Quote { id: string, text: string, fromMe: boolean }
 
 /** The fields a state change may set besides the state. */
-export type StateExtra = Partial<Pick<Message, 'mailboxes' | 'storedUntil' | 'lastError'>>
+export type StateExtra = Partial<Pick<Message, 'mailboxes' | 'storedUntil' | 'lastError' | 'expiresAt'>>
 
 /** A record as stored, possibly by an older version (which called lastError `error`). */
 function current (stored: Message & { error?: string }): Message {
@@ -59,9 +91,8 @@ function current (stored: Message & { error?: string }): Message {
   return { ...rest, lastError: rest.lastError ?? error }
 }
 
-function decode (value: Uint8Array): Message {
-  return current(JSON.parse(new TextDecoder().decode(value)) as Message)
-}
+/** The guard an expired (or deleted-before-it-came) message leaves: no content, only who, which, and how long. */
+export interface GoneGuard { id: string, peer?: SessionId, until?: number }
 
 /** A state only moves forward: a late "delivered" never undoes "read". */
 const RANK: Record<MessageState, number> = { failed: 0, sending: 1, stored: 2, delivered: 3, received: 3, read: 4 }
@@ -72,13 +103,26 @@ export class MessageLog {
   private readonly seqCache = new Map<string, number>()
   private inboxSeq: number | undefined
 
-  constructor (private readonly store: SecureStore) {}
+  constructor (private readonly store: SecureStore, private readonly sealer?: RowSealer) {}
+
+  private row (value: Uint8Array): Row {
+    const raw = JSON.parse(new TextDecoder().decode(value)) as (Message & { error?: string }) | SealedRow
+    if (!('eph' in raw)) return { seq: raw.seq, id: raw.id, ...(raw.inboxSeq === undefined ? {} : { inboxSeq: raw.inboxSeq }), message: current(raw) }
+    const opened = this.sealer?.open(raw.eph)
+    const message = opened === undefined ? undefined : current(JSON.parse(new TextDecoder().decode(opened)) as Message)
+    return { seq: raw.seq, id: raw.id, ...(raw.inboxSeq === undefined ? {} : { inboxSeq: raw.inboxSeq }), ...(message === undefined ? {} : { message }) }
+  }
+
+  /** The message of a stored row; undefined when it was sealed under a key that is gone (it expired). */
+  private decode (value: Uint8Array): Message | undefined {
+    return this.row(value).message
+  }
 
   async find (peer: SessionId, id: string): Promise<Message | undefined> {
     const ref = await getJson<Counter>(this.store, ['msg-id', peer, id])
     if (ref === undefined) return undefined
-    const m = await getJson<Message>(this.store, ['msg', peer, ref.n])
-    return m === undefined ? undefined : current(m)
+    const value = await this.store.get(['msg', peer, ref.n])
+    return value === undefined ? undefined : this.decode(value)
   }
 
   /** True when a message with this id is, or was, in the conversation, or was deleted before it came. */
@@ -86,17 +130,22 @@ export class MessageLog {
     return (await this.store.get(['msg-id', peer, id])) !== undefined || (await this.store.get(['msg-gone', peer, id])) !== undefined
   }
 
-  /** Assigns the next positions and returns the message with the ops that store it. */
-  async prepareAppend (message: Omit<Message, 'seq' | 'inboxSeq'>): Promise<{ message: Message, ops: StoreOp[] }> {
-    const seq = (await this.lastSeq(message.peer)) + 1
+  /**
+   * Assigns the next positions and returns the message with the ops that store it. Incoming
+   * texts get an inbox position; event rows (a timer change) never do.
+   */
+  async prepareAppend (message: Omit<Message, 'seq' | 'inboxSeq'>, options: { after?: Message } = {}): Promise<{ message: Message, ops: StoreOp[] }> {
+    // `after`: a message prepared for the same batch, not committed yet, whose positions come first.
+    const after = options.after?.peer === message.peer ? options.after : undefined
+    const seq = Math.max(await this.lastSeq(message.peer), after?.seq ?? 0) + 1
     const ops: StoreOp[] = []
     const full: Message = { ...message, seq }
-    if (message.direction === 'in') {
-      full.inboxSeq = (await this.lastInboxSeq()) + 1
+    if (message.direction === 'in' && message.event === undefined) {
+      full.inboxSeq = Math.max(await this.lastInboxSeq(), options.after?.inboxSeq ?? 0) + 1
       ops.push({ type: 'put', key: ['inbox', full.inboxSeq], value: jsonValue({ peer: full.peer, seq }) })
       ops.push({ type: 'put', key: ['meta', 'inbox-seq'], value: jsonValue({ n: full.inboxSeq }) })
     }
-    ops.push({ type: 'put', key: ['msg', full.peer, seq], value: jsonValue(full) })
+    ops.push(this.putOp(full))
     ops.push({ type: 'put', key: ['msg-id', full.peer, full.id], value: jsonValue({ n: seq }) })
     ops.push({ type: 'put', key: ['msg-seq', full.peer], value: jsonValue({ n: seq }) })
     return { message: full, ops }
@@ -104,8 +153,8 @@ export class MessageLog {
 
   /** Call after the ops of prepareAppend were committed. */
   committed (message: Message): void {
-    this.seqCache.set(message.peer, message.seq)
-    if (message.inboxSeq !== undefined) this.inboxSeq = message.inboxSeq
+    this.seqCache.set(message.peer, Math.max(this.seqCache.get(message.peer) ?? 0, message.seq))
+    if (message.inboxSeq !== undefined) this.inboxSeq = Math.max(this.inboxSeq ?? 0, message.inboxSeq)
   }
 
   /**
@@ -125,9 +174,49 @@ export class MessageLog {
     return { message: next, op: this.putOp(next) }
   }
 
-  /** The write that stores a message as given (its position unchanged). */
+  /**
+   * The write that stores a message as given (its position unchanged). A disappearing one
+   * with text (not a tombstone) is sealed under its short-lived key; the caller commits after
+   * that key is on disk (Messenger's store flushes the key file before each batch).
+   */
   putOp (message: Message): StoreOp {
-    return { type: 'put', key: ['msg', message.peer, message.seq], value: jsonValue(message) }
+    const key = ['msg', message.peer, message.seq] as const
+    if (message.timer === undefined || message.deleted === true || this.sealer === undefined) return { type: 'put', key, value: jsonValue(message) }
+    const row: SealedRow = { seq: message.seq, id: message.id, ...(message.inboxSeq === undefined ? {} : { inboxSeq: message.inboxSeq }), eph: this.sealer.seal(message, jsonValue(message)) }
+    return { type: 'put', key, value: jsonValue(row) }
+  }
+
+  /**
+   * Everything of an expired message, as writes: its row, its id index and its inbox entry go
+   * (not a tombstone: nothing of it stays but the guard), replies lose its quoted text, and a
+   * guard until `until` makes a late copy a duplicate.
+   */
+  async prepareExpire (peer: SessionId, messages: Array<Pick<Message, 'id' | 'seq' | 'inboxSeq'>>, until: number): Promise<StoreOp[]> {
+    const ops: StoreOp[] = []
+    const gone = new Set(messages.map((m) => m.id))
+    for (const m of messages) {
+      ops.push({ type: 'del', key: ['msg', peer, m.seq] }, { type: 'del', key: ['msg-id', peer, m.id] }, this.goneOp(peer, m.id, until))
+      if (m.inboxSeq !== undefined) ops.push({ type: 'del', key: ['inbox', m.inboxSeq] })
+    }
+    ops.push(...await this.clearQuotesOps(peer, gone))
+    return ops
+  }
+
+  /** A row by id, readable or not (its key may be gone): what deleting it needs. */
+  async rowOf (peer: SessionId, id: string): Promise<Row | undefined> {
+    const ref = await getJson<Counter>(this.store, ['msg-id', peer, id])
+    if (ref === undefined) return undefined
+    const value = await this.store.get(['msg', peer, ref.n])
+    return value === undefined ? undefined : this.row(value)
+  }
+
+  private async clearQuotesOps (peer: SessionId, gone: ReadonlySet<string>): Promise<StoreOp[]> {
+    const ops: StoreOp[] = []
+    for await (const value of this.store.list(['msg', peer])) {
+      const m = this.decode(value)
+      if (m?.quote !== undefined && gone.has(m.quote.id) && !gone.has(m.id) && m.quote.text !== '') ops.push(this.putOp({ ...m, quote: { ...m.quote, text: '' } }))
+    }
+    return ops
   }
 
   /**
@@ -141,23 +230,34 @@ export class MessageLog {
       const { quote: _quote, lastError: _error, attachments: _files, ...rest } = m
       ops.push(this.putOp({ ...rest, text: '', deleted: true }))
     }
-    for await (const value of this.store.list(['msg', peer])) {
-      const m = decode(value)
-      if (m.quote !== undefined && gone.has(m.quote.id) && !gone.has(m.id) && m.quote.text !== '') ops.push(this.putOp({ ...m, quote: { ...m.quote, text: '' } }))
-    }
+    ops.push(...await this.clearQuotesOps(peer, gone))
     return ops
   }
 
-  /** Remembers that the peer deleted a message we have not received (yet): it is dropped when it comes. */
-  goneOp (peer: SessionId, id: string): StoreOp {
-    return { type: 'put', key: ['msg-gone', peer, id], value: jsonValue({ id }) }
+  /**
+   * Remembers that a message is gone (the peer deleted it before it came, or it expired): a
+   * copy that comes later is dropped. `until`: when the guard may go (no copy can come after).
+   */
+  goneOp (peer: SessionId, id: string, until?: number): StoreOp {
+    const guard: GoneGuard = { id, peer, ...(until === undefined ? {} : { until }) }
+    return { type: 'put', key: ['msg-gone', peer, id], value: jsonValue(guard) }
+  }
+
+  /** The writes that drop guards whose time is over. */
+  async pruneGuardsOps (now: number): Promise<StoreOp[]> {
+    const ops: StoreOp[] = []
+    for await (const value of this.store.list(['msg-gone'])) {
+      const g = JSON.parse(new TextDecoder().decode(value)) as GoneGuard
+      if (g.peer !== undefined && g.until !== undefined && g.until <= now) ops.push({ type: 'del', key: ['msg-gone', g.peer, g.id] })
+    }
+    return ops
   }
 
   /** Every write that removes a conversation: its messages, their index and inbox entries. */
   async prepareRemoveConversation (peer: SessionId): Promise<StoreOp[]> {
     const ops: StoreOp[] = []
     for await (const value of this.store.list(['msg', peer])) {
-      const m = decode(value)
+      const m = this.row(value)
       ops.push({ type: 'del', key: ['msg', peer, m.seq] }, { type: 'del', key: ['msg-id', peer, m.id] })
       if (m.inboxSeq !== undefined) ops.push({ type: 'del', key: ['inbox', m.inboxSeq] })
     }
@@ -174,11 +274,11 @@ export class MessageLog {
     this.seqCache.delete(peer)
   }
 
-  /** The newest message of a conversation that is not deleted (nor about to be: `except`). */
+  /** The newest text of a conversation that is not deleted (nor about to be: `except`). */
   async latest (peer: SessionId, except: ReadonlySet<string> = new Set()): Promise<Message | undefined> {
     for await (const value of this.store.list(['msg', peer], { reverse: true })) {
-      const m = decode(value)
-      if (m.deleted !== true && !except.has(m.id)) return m
+      const m = this.decode(value)
+      if (m !== undefined && m.deleted !== true && m.event === undefined && !except.has(m.id)) return m
     }
     return undefined
   }
@@ -187,8 +287,8 @@ export class MessageLog {
   async idsWith (peer: SessionId, direction: Direction, state: MessageState): Promise<string[]> {
     const out: string[] = []
     for await (const value of this.store.list(['msg', peer])) {
-      const m = decode(value)
-      if (m.direction === direction && m.state === state && m.deleted !== true) out.push(m.id)
+      const m = this.decode(value)
+      if (m !== undefined && m.direction === direction && m.state === state && m.deleted !== true && m.event === undefined) out.push(m.id)
     }
     return out
   }
@@ -197,7 +297,8 @@ export class MessageLog {
     const limit = Math.min(options.limit ?? 100, 500)
     const out: Message[] = []
     for await (const value of this.store.list(['msg', peer], { reverse: true })) {
-      const m = decode(value)
+      const m = this.decode(value)
+      if (m === undefined) continue
       if (options.before !== undefined && m.seq >= options.before) continue
       out.push(m)
       if (out.length >= limit) break
@@ -212,8 +313,8 @@ export class MessageLog {
   async search (peer: SessionId, needle: string, limit: number): Promise<Message[]> {
     const out: Message[] = []
     for await (const value of this.store.list(['msg', peer], { reverse: true })) {
-      const m = decode(value)
-      if (m.deleted !== true && m.text.toLowerCase().includes(needle)) out.push(m)
+      const m = this.decode(value)
+      if (m !== undefined && m.deleted !== true && m.text.toLowerCase().includes(needle)) out.push(m)
       if (out.length >= limit) break
     }
     return out
@@ -233,8 +334,9 @@ export class MessageLog {
       cursor = n
       const ref = await getJson<{ peer: SessionId, seq: number }>(this.store, ['inbox', n])
       if (ref === undefined) continue
-      const m = await getJson<Message>(this.store, ['msg', ref.peer, ref.seq])
-      if (m !== undefined && m.deleted !== true) out.push(current(m))
+      const value = await this.store.get(['msg', ref.peer, ref.seq])
+      const m = value === undefined ? undefined : this.decode(value)
+      if (m !== undefined && m.deleted !== true) out.push(m)
     }
     return { messages: out, cursor }
   }

@@ -23,6 +23,12 @@ import type { DeliveryResult, EnvelopeTransport, MessengerEvent, SessionCrypto }
 import { receiptDelayMs } from './receipt-delay.js'
 import { search, type SearchResult } from './search.js'
 import type { AttachmentRef } from '../attachments/refs.js'
+import type { EphemeralKeys } from '../store/ephemeral-keys.js'
+import { ExpiryIndex, MAX_EXPIRED_PER_BATCH, rowSealer } from './expiry-index.js'
+import { ExpiryScheduler } from './expiry-scheduler.js'
+import { GUARD_KEEP_MS, timerRowId } from './incoming.js'
+import { messageTimerOf, ownChange, parseTimerChange, TIMER_OFF, type TimerSetting } from './timer.js'
+import type { CallSignal } from '../calls/signal.js'
 
 /**
  * What became of an envelope: `refused` ones may only be early (a message before its
@@ -30,6 +36,9 @@ import type { AttachmentRef } from '../attachments/refs.js'
  * to us, tampered, not a message) and may be deleted by whoever holds them.
  */
 export type ReceiveVerdict = 'accepted' | 'duplicate' | 'refused' | 'rejected'
+
+/** Tables that held something of an expired message, compacted after it is deleted. */
+const EXPIRY_TABLES = ['msg', 'msg-id', 'inbox', 'outbox', 'expiry', 'burn-wait', 'msg-gone']
 
 /** Refusals that no later envelope or session can change. */
 const FINAL_REFUSALS = new Set(['ERR_ENVELOPE', 'ERR_UNKNOWN_VERSION', 'ERR_PAYLOAD'])
@@ -49,6 +58,23 @@ export interface MessengerInit {
   receiptDelayMs?: () => number
   /** Group control payloads (node/groups); without it they are ignored. */
   groups?: GroupControlHandler
+  /**
+   * Short-lived keys for disappearing messages' rows (store/ephemeral-keys.ts); without them
+   * (tests in memory) those rows are sealed with the data key only.
+   */
+  ephemeral?: EphemeralKeys
+  /** Rewrites the database files of these tables after disappearing messages were deleted. */
+  compact?: (tables: string[]) => Promise<void>
+  /**
+   * What else of expiring messages goes in their batch (their files: node/attachments), the
+   * tables that held it, and what to do once committed.
+   */
+  expireExtras?: (messages: Message[]) => Promise<{ ops: StoreOp[], tables: string[], after?: () => void }>
+  /**
+   * Call signalling that opened in a session (node/calls), told after the commit with how it
+   * came (a mailbox copy is stale by design); without it, it is ignored.
+   */
+  calls?: (from: SessionId, call: CallSignal, via: 'direct' | 'mailbox') => void
 }
 
 export interface SendOptions {
@@ -67,15 +93,36 @@ export class Messenger {
   readonly log: MessageLog
   readonly outbox: Outbox
   readonly profiles: ProfileStore
+  readonly expiry: ExpiryIndex
   private readonly lock = new Mutex()
   private readonly now: () => number
+  /** The account store, with the short-lived key file written before every batch (a row's key is on disk before the row). */
+  private readonly store: SecureStore
+  private readonly scheduler: ExpiryScheduler
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly pendingReceipts = new Map<string, { kind: ReceiptKind, ids: string[] }>()
 
   constructor (private readonly init: MessengerInit) {
     this.now = init.now ?? Date.now
-    this.contacts = new ContactBook(init.store, this.now)
-    this.log = new MessageLog(init.store)
+    const keys = init.ephemeral
+    this.store = keys === undefined
+      ? init.store
+      : {
+          get: async (k) => await init.store.get(k),
+          put: async (k, v) => { await keys.flush(); await init.store.put(k, v) },
+          del: async (k) => { await init.store.del(k) },
+          batch: async (ops) => { await keys.flush(); await init.store.batch(ops) },
+          list: (prefix, options) => init.store.list(prefix, options),
+          close: async () => { await init.store.close() }
+        }
+    this.log = new MessageLog(this.store, keys === undefined ? undefined : rowSealer(keys))
+    this.contacts = new ContactBook(this.store, this.now, async (peer, id) => (await this.log.find(peer, id))?.text)
+    this.expiry = new ExpiryIndex(this.store)
+    this.scheduler = new ExpiryScheduler({
+      now: this.now,
+      sweep: async () => await this.expireDue(),
+      onError: (err) => { this.init.logger.warn('expiring messages failed', { code: (err as SottoError).code ?? 'ERR_INTERNAL' }) }
+    })
     this.profiles = new ProfileStore(init.store)
     this.outbox = new Outbox({
       store: init.store,
@@ -93,9 +140,12 @@ export class Messenger {
   start (): void {
     this.outbox.start()
     void this.outbox.retryDue(true)
+    this.scheduler.start(undefined)
+    void this.expiry.next().then((at) => { if (at !== undefined) this.scheduler.wake(at) }, () => {})
   }
 
   stop (): void {
+    this.scheduler.stop()
     this.outbox.stop()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
@@ -138,11 +188,30 @@ export class Messenger {
           if (code !== 'ERR_IDENTITY_CHANGED') later.push({ id, peer: item.peer, kind: 'group', group: JSON.stringify(item.group), envelope: '', createdAt: now, attempts: 1, nextAttemptAt: now + FIRST_BACKOFF_MS })
         }
       }
-      await this.init.store.batch([...await extraOps(), ...[...out, ...later].map((e) => this.outbox.queueOp(e))])
+      await this.store.batch([...await extraOps(), ...[...out, ...later].map((e) => this.outbox.queueOp(e))])
       return out
     })
     await Promise.all(entries.map(async (e) => await this.outbox.attempt(e, options).catch(() => undefined)))
     return { failed }
+  }
+
+  /**
+   * Seals a call signal (node/calls) and hands it to the peer's device directly: never to the
+   * outbox and never to a mailbox, since a call is now or never (R18). Nothing is stored but
+   * the session step. Expected failures (unreachable, locked, no session) are values.
+   */
+  async sendCallSignal (peer: SessionId, call: CallSignal, options: { signal?: AbortSignal } = {}): Promise<DeliveryResult> {
+    if (this.init.transport.deliverDirect === undefined) return { ok: false, error: 'UNREACHABLE' }
+    let envelope: Uint8Array
+    try {
+      await this.init.crypto.prepare?.(peer, options)
+      envelope = await this.lock.run(async () => await this.init.crypto.seal(peer, encodePayload({ v: 1, t: 'call', call }), options))
+    } catch (err) {
+      await this.noteIdentityChange(peer, err)
+      this.init.logger.info('could not seal a call signal', { code: (err as SottoError).code ?? 'ERR_SEAL' })
+      return { ok: false, error: (err as SottoError).code ?? 'ERR_SEAL' }
+    }
+    return await this.init.transport.deliverDirect(peer, envelope, options)
   }
 
   // ---- contacts ----
@@ -163,7 +232,7 @@ export class Messenger {
       const existing = await this.contacts.get(id)
       if (existing === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
       const next = applyChange(existing, change)
-      await this.init.store.batch([this.contacts.putOp(next)])
+      await this.store.batch([this.contacts.putOp(next)])
       return { before: existing, after: next }
     })
     if (before.state === 'request' && after.state === 'accepted') await this.sendPendingReadReceipts(id)
@@ -178,10 +247,11 @@ export class Messenger {
       const ops = [
         ...await this.log.prepareRemoveConversation(id),
         ...await this.outbox.dropAllOps(id),
+        ...await this.expiry.dropPeerOps(id),
         this.profiles.peerDelOp(id),
         this.contacts.delOp(id)
       ]
-      await this.init.store.batch(ops)
+      await this.store.batch(ops)
       this.log.removed(id)
     })
     for (const kind of ['delivered', 'read'] as const) this.pendingReceipts.delete(`${id}:${kind}`)
@@ -203,19 +273,150 @@ export class Messenger {
     const queued = await this.lock.run(async () => {
       const own = await this.profiles.own()
       const next = { displayName: name, version: nextVersion(own.version, this.now()) }
-      await this.init.store.batch([this.profiles.ownOp(next)])
+      await this.store.batch([this.profiles.ownOp(next)])
       const out: OutboxEntry[] = []
       for (const contact of await this.contacts.list()) {
         if (contact.state !== 'accepted' || contact.lastMessageAt === undefined) continue
         const sealed = await this.sealFor(contact, [], { profileDue: true })
         if ('error' in sealed) continue // it goes with the next text instead
-        await this.init.store.batch([...sealed.entries.map((e) => this.outbox.queueOp(e)), this.contacts.putOp({ ...contact, profileSentVersion: next.version })])
+        await this.store.batch([...sealed.entries.map((e) => this.outbox.queueOp(e)), this.contacts.putOp({ ...contact, profileSentVersion: next.version })])
         out.push(...sealed.entries)
       }
       return out
     })
     for (const entry of queued) void this.outbox.attempt(entry).catch(() => {})
     return { displayName: name }
+  }
+
+  // ---- disappearing messages ----
+
+  /**
+   * Changes the conversation's timer (docs/PROTOCOL.md §12): the next Lamport version, a row
+   * in the conversation, and the change sealed for the contact in the same batch (queued
+   * unsealed when the seal cannot happen yet, like group control). The same setting again
+   * changes nothing. `change` is checked here: MessagingError ERR_TIMER.
+   */
+  async setTimer (id: SessionId, change: unknown, options: { signal?: AbortSignal } = {}): Promise<Contact> {
+    const wanted = parseTimerChange(change)
+    if (await this.contacts.get(id) === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+    await this.init.crypto.prepare?.(id, options).catch(() => {})
+    const done = await this.lock.run(async () => {
+      const contact = await this.contacts.get(id)
+      if (contact === undefined) throw new MessagingError('ERR_UNKNOWN_CONTACT', 'no such contact')
+      if (contact.state === 'blocked') throw new MessagingError('ERR_CONTACT_BLOCKED', 'this contact is blocked; unblock it to change the timer')
+      const current: TimerSetting = contact.timer ?? TIMER_OFF
+      if (current.mode === wanted.mode && current.seconds === wanted.seconds) return { contact, row: undefined, entries: [] as OutboxEntry[] }
+      const next = ownChange(current, wanted, this.init.self, this.now())
+      const updated = currentContact({ ...contact, timer: next })
+      const { message: row, ops } = await this.log.prepareAppend({
+        id: timerRowId(this.init.self, next), peer: id, direction: 'out', text: '', sentAt: next.changedAt, state: 'delivered',
+        event: { type: 'timer', mode: next.mode, seconds: next.seconds }
+      })
+      const entryId = randomBytes(16).toString('hex')
+      const payload: Payload = { v: 1, t: 'timer', mode: next.mode, seconds: next.seconds, version: next.version, changedAt: next.changedAt }
+      const sealed = await this.sealFor(updated, [{ kind: 'timer', id: entryId, payload }], options, false)
+      const now = this.now()
+      const entries: OutboxEntry[] = 'error' in sealed
+        ? (sealed.error === 'ERR_IDENTITY_CHANGED' ? [] : [{ id: entryId, peer: id, kind: 'timer', envelope: '', createdAt: now, attempts: 1, nextAttemptAt: now + FIRST_BACKOFF_MS }])
+        : sealed.entries
+      await this.store.batch([...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))])
+      this.log.committed(row)
+      return { contact: updated, row, entries: entries.filter((e) => e.envelope !== '') }
+    })
+    if (done.row !== undefined) {
+      this.emit({ type: 'message', message: done.row })
+      this.emit({ type: 'contact', contact: done.contact })
+    }
+    for (const entry of done.entries) void this.outbox.attempt(entry).catch(() => {})
+    return done.contact
+  }
+
+  /**
+   * Deletes every disappearing message whose time is up, each with everything of it in one
+   * batch: its row, id index and inbox entry (a guard without content stays), its queued
+   * envelopes, its files, its place as the contact's last message. Then forgets the
+   * short-lived keys no message needs any more and compacts the tables that held it, so
+   * neither a live record nor a leftover copy in the database files can be read. Resolves
+   * with the next expiry time. Run at unlock before anything is served, and by the scheduler.
+   */
+  async expireDue (): Promise<number | undefined> {
+    for (;;) {
+      const done = await this.lock.run(async () => {
+        const now = this.now()
+        const due = await this.expiry.due(now)
+        if (due.length === 0) return undefined
+        const ops: StoreOp[] = []
+        const byPeer = new Map<SessionId, Array<{ id: string, seq: number, inboxSeq?: number, message?: Message }>>()
+        for (const e of due) {
+          ops.push(this.expiry.doneOp(e), this.expiry.unwaitOp(e.peer, e.id), this.outbox.dropOp(e.id))
+          const row = await this.log.rowOf(e.peer, e.id)
+          if (row === undefined) continue
+          byPeer.set(e.peer, [...(byPeer.get(e.peer) ?? []), row])
+        }
+        const contacts: Contact[] = []
+        for (const [peer, rows] of byPeer) {
+          ops.push(...await this.log.prepareExpire(peer, rows, now + GUARD_KEEP_MS))
+          const contact = await this.contacts.get(peer)
+          if (contact === undefined) continue
+          const gone = new Set(rows.map((r) => r.id))
+          const unreadGone = rows.filter((r) => r.message?.direction === 'in' && r.message.state === 'received').length
+          let updated = currentContact({ ...contact, unread: Math.max(0, contact.unread - unreadGone) })
+          if (contact.lastMessage !== undefined && gone.has(contact.lastMessage.id)) {
+            const latest = await this.log.latest(peer, gone)
+            updated = currentContact({ ...updated, lastMessage: latest === undefined ? undefined : previewOf(latest) })
+            if (updated.lastMessage === undefined) delete updated.lastMessage
+          }
+          ops.push(this.contacts.putOp(updated))
+          contacts.push(updated)
+        }
+        const messages = [...byPeer.values()].flat().flatMap((r) => r.message === undefined ? [] : [r.message])
+        const extras = await this.init.expireExtras?.(messages.filter((m) => m.attachments !== undefined)) ?? { ops: [], tables: [] }
+        // A row written and deleted while both are still in LevelDB's memtable would be flushed,
+        // value and tombstone together, into a bottom-level table that the compaction after the
+        // delete does not rewrite (measured, test/disappearing/leveldb-leftovers.test.ts); so the
+        // rows are compacted out of the memtable first, and the delete then merges down onto them.
+        await this.compact([...EXPIRY_TABLES, ...extras.tables])
+        await this.store.batch([...ops, ...extras.ops])
+        await this.forgetUnneededKeys()
+        return { byPeer, contacts, extras, more: due.length >= MAX_EXPIRED_PER_BATCH }
+      })
+      if (done === undefined) break
+      for (const [peer, rows] of done.byPeer) this.emit({ type: 'messages-expired', peer, ids: rows.map((r) => r.id) })
+      for (const c of done.contacts) this.emit({ type: 'contact', contact: c })
+      try { done.extras.after?.() } catch { /* the attachments' follow-up is their own */ }
+      // Deleted values stay in LevelDB's files until a compaction rewrites them.
+      await this.compact([...EXPIRY_TABLES, ...done.extras.tables])
+      if (!done.more) break
+    }
+    return await this.expiry.next()
+  }
+
+  private async compact (tables: string[]): Promise<void> {
+    await this.init.compact?.(tables).catch((err) => {
+      this.init.logger.warn('compaction for expired messages failed', { code: (err as SottoError).code ?? 'ERR_INTERNAL' })
+    })
+  }
+
+  /**
+   * Run at unlock, after expireDue: drops the guards of expired messages whose time is over
+   * (no copy of them can come any more), and any short-lived key no message needs (one made
+   * for a batch that never landed, or left by a stop between a batch and its key's removal).
+   */
+  async pruneGuards (): Promise<void> {
+    await this.lock.run(async () => {
+      const ops = await this.log.pruneGuardsOps(this.now())
+      if (ops.length > 0) await this.store.batch(ops)
+      await this.forgetUnneededKeys()
+    })
+  }
+
+  /** Drops the short-lived keys that no pending message is sealed under (called under the lock). */
+  private async forgetUnneededKeys (): Promise<void> {
+    const keys = this.init.ephemeral
+    if (keys === undefined) return
+    const needed = await this.expiry.neededBuckets(keys)
+    keys.drop(keys.buckets().filter((b) => !needed.has(b)))
+    await keys.flush()
   }
 
   // ---- sending ----
@@ -239,14 +440,27 @@ export class Messenger {
       // Writing to a new Session ID makes it a contact (no local name: its profile name or ID shows).
       const existing = await this.contacts.get(peer)
       const contact = existing ?? newContact(peer, '', 'accepted', sentAt)
-      const payload: TextPayload = { v: 1, t: 'text', id, sentAt, text, ...(quote === undefined ? {} : { replyTo: { id: quote.id, text: quote.text } }), ...(files === undefined ? {} : { attachments: files }) }
+      // Sent under the conversation's timer as it is now (docs/PROTOCOL.md §12).
+      const setting = contact.timer ?? TIMER_OFF
+      const timer = messageTimerOf(setting)
+      const expiresAt = timer?.mode === 'after-send' ? sentAt + timer.seconds * 1000 : undefined
+      const draft: Omit<Message, 'seq' | 'inboxSeq'> = {
+        id, peer, direction: 'out', text, sentAt, state: 'sending',
+        ...(quote === undefined ? {} : { quote }),
+        ...(files === undefined ? {} : { attachments: files }),
+        ...(setting.version > 0 ? { timerVersion: setting.version } : {}),
+        ...(timer === undefined ? {} : { timer }),
+        ...(expiresAt === undefined ? {} : { expiresAt })
+      }
+      const payload = this.textPayloadOf(draft)
       const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload }], options)
       const { message, ops } = await this.log.prepareAppend({
-        id, peer, direction: 'out', text, sentAt, state: 'error' in sealed ? 'failed' : 'sending',
-        ...('error' in sealed ? { lastError: sealed.error } : {}),
-        ...(quote === undefined ? {} : { quote }),
-        ...(files === undefined ? {} : { attachments: files })
+        ...draft,
+        state: 'error' in sealed ? 'failed' : 'sending',
+        ...('error' in sealed ? { lastError: sealed.error } : {})
       })
+      if (expiresAt !== undefined) ops.push(this.expiry.expireOp(peer, id, expiresAt))
+      else if (timer !== undefined) ops.push(this.expiry.waitOp(peer, id))
       const updated = currentContact({
         ...contact,
         // Writing to a request is how it is accepted.
@@ -255,12 +469,13 @@ export class Messenger {
         lastMessage: previewOf(message),
         ...('error' in sealed || sealed.profileVersion === undefined ? {} : { profileSentVersion: sealed.profileVersion })
       })
-      const entries = 'error' in sealed ? [] : sealed.entries
+      const entries = 'error' in sealed ? [] : sealed.entries.map((e) => e.id === id && expiresAt !== undefined ? { ...e, expiresAt } : e)
       // The message and its queued envelopes land together: it is never shown as sent without being queued.
-      await this.init.store.batch([...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))])
+      await this.store.batch([...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))])
       this.log.committed(message)
       return { message, contact: updated, entries, accepted: existing?.state === 'request' }
     })
+    if (done.message.expiresAt !== undefined) this.scheduler.wake(done.message.expiresAt)
     this.emit({ type: 'message', message: done.message })
     this.emit({ type: 'contact', contact: done.contact })
     if (done.accepted) await this.sendPendingReadReceipts(peer)
@@ -288,12 +503,12 @@ export class Messenger {
       const ops: StoreOp[] = [this.log.putOp(next)]
       let updated = contact
       if (!('error' in sealed)) {
-        ops.push(...sealed.entries.map((e) => this.outbox.queueOp(e)))
+        ops.push(...sealed.entries.map((e) => this.outbox.queueOp(e.id === id && current.timer?.mode === 'after-send' && current.expiresAt !== undefined ? { ...e, expiresAt: current.expiresAt } : e)))
         if (contact.lastMessage?.id === id) updated = currentContact({ ...contact, lastMessage: previewOf(next) })
         if (sealed.profileVersion !== undefined) updated = { ...updated, profileSentVersion: sealed.profileVersion }
         if (updated !== contact) ops.push(this.contacts.putOp(updated))
       }
-      await this.init.store.batch(ops)
+      await this.store.batch(ops)
       return { message: next, entries: 'error' in sealed ? [] : sealed.entries, contact: updated !== contact ? updated : undefined }
     })
     this.emitState(done.message)
@@ -327,6 +542,8 @@ export class Messenger {
         entries = sealed.entries
       }
       const ops = [...await this.log.prepareDelete(peer, [message]), this.outbox.dropOp(id), ...entries.map((e) => this.outbox.queueOp(e))]
+      // A tombstone has no text, so no short-lived key: an unread after-read one no longer waits.
+      if (message.timer !== undefined && message.expiresAt === undefined) ops.push(this.expiry.unwaitOp(peer, id))
       let updated: Contact | undefined
       if (contact !== undefined) {
         const latest = await this.log.latest(peer, new Set([id]))
@@ -335,7 +552,7 @@ export class Messenger {
         else updated.lastMessage = previewOf(latest)
         ops.push(this.contacts.putOp(updated))
       }
-      await this.init.store.batch(ops)
+      await this.store.batch(ops)
       return { entries, contact: updated }
     })
     this.emit({ type: 'message-deleted', peer, id })
@@ -349,8 +566,15 @@ export class Messenger {
     return { id: quoted.id, text: quoted.text.slice(0, MAX_QUOTE_LENGTH), fromMe: quoted.direction === 'out' }
   }
 
-  private textPayloadOf (m: Message): TextPayload {
-    return { v: 1, t: 'text', id: m.id, sentAt: m.sentAt, text: m.text, ...(m.quote === undefined ? {} : { replyTo: { id: m.quote.id, text: m.quote.text } }), ...(m.attachments === undefined ? {} : { attachments: m.attachments }) }
+  private textPayloadOf (m: Omit<Message, 'seq' | 'inboxSeq'>): TextPayload {
+    // The setting it was sent under travels with it; "off" too, so a peer behind on the setting catches up.
+    const timer = m.timerVersion === undefined ? undefined : { mode: m.timer?.mode ?? 'off' as const, seconds: m.timer?.seconds ?? 0, version: m.timerVersion }
+    return {
+      v: 1, t: 'text', id: m.id, sentAt: m.sentAt, text: m.text,
+      ...(m.quote === undefined ? {} : { replyTo: { id: m.quote.id, text: m.quote.text } }),
+      ...(m.attachments === undefined ? {} : { attachments: m.attachments }),
+      ...(timer === undefined ? {} : { timer })
+    }
   }
 
   /**
@@ -424,6 +648,13 @@ export class Messenger {
       return { v: 1, t: 'profile', name: own.displayName, version: own.version }
     }
     if (entry.kind === 'delete') return entry.ids === undefined ? undefined : { v: 1, t: 'delete', ids: entry.ids }
+    if (entry.kind === 'timer') {
+      // The setting as it is now: a later change (ours or theirs) supersedes the queued one.
+      const t = (await this.contacts.get(entry.peer))?.timer
+      // Superseded by the contact's own change: that is theirs, not ours to send (they would take it as ours).
+      if (t === undefined || t.version === 0 || t.changedBy !== this.init.self) return undefined
+      return { v: 1, t: 'timer', mode: t.mode, seconds: t.seconds, version: t.version, changedAt: t.changedAt }
+    }
     if (entry.kind === 'group') return entry.group === undefined ? undefined : { v: 1, t: 'group', group: JSON.parse(entry.group) as Record<string, unknown> }
     const message = await this.log.find(entry.peer, entry.id)
     if (message === undefined || message.direction !== 'out' || message.deleted === true) return undefined
@@ -437,7 +668,7 @@ export class Messenger {
       if (!result.ok) await this.forgetProfileSent(entry.peer)
       return
     }
-    if (entry.kind === 'delete' || entry.kind === 'group') return
+    if (entry.kind === 'delete' || entry.kind === 'group' || entry.kind === 'timer') return
     const state = !result.ok ? 'failed' : result.via === 'direct' ? 'delivered' : 'stored'
     const extra: StateExtra = result.ok
       ? { lastError: undefined, ...(result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}) }
@@ -456,7 +687,7 @@ export class Messenger {
       const contact = await this.contacts.get(peer)
       if (contact?.profileSentVersion === undefined) return
       const { profileSentVersion: _sent, ...rest } = contact
-      await this.init.store.batch([this.contacts.putOp(rest)])
+      await this.store.batch([this.contacts.putOp(rest)])
     })
   }
 
@@ -485,18 +716,35 @@ export class Messenger {
       if (prepared === undefined) return undefined
       const contact = await this.contacts.get(message.peer)
       const ops = [prepared.op]
+      // Our after-read message was read: its clock starts now (the recipient's started at its reading).
+      if (state === 'read' && prepared.message.direction === 'out') {
+        const started = this.startClock(prepared.message)
+        if (started !== undefined) { prepared.message = started.message; ops.splice(0, 1, ...started.ops) }
+      }
       let updated: Contact | undefined
       if (contact?.lastMessage?.id === message.id) {
         updated = currentContact({ ...contact, lastMessage: previewOf(prepared.message) })
         ops.push(this.contacts.putOp(updated))
       }
-      await this.init.store.batch(ops)
+      await this.store.batch(ops)
       return { message: prepared.message, contact: updated }
     })
     if (done === undefined) return undefined
+    if (done.message.expiresAt !== undefined) this.scheduler.wake(done.message.expiresAt)
     this.emitState(done.message)
     if (done.contact !== undefined) this.emit({ type: 'contact', contact: done.contact })
     return done.message
+  }
+
+  /**
+   * Starts an after-read message's clock (at its first reading here, or at the read receipt
+   * for our own): its expiry time, its row sealed again under its expiry hour's key, and its
+   * expiry entry in place of its wait entry. Undefined when it has no clock to start.
+   */
+  private startClock (m: Message): { message: Message, ops: StoreOp[] } | undefined {
+    if (m.timer?.mode !== 'after-read' || m.expiresAt !== undefined) return undefined
+    const message: Message = { ...m, expiresAt: this.now() + m.timer.seconds * 1000 }
+    return { message, ops: [this.log.putOp(message), this.expiry.unwaitOp(m.peer, m.id), this.expiry.expireOp(m.peer, m.id, message.expiresAt as number)] }
   }
 
   private emitState (m: Message): void {
@@ -506,7 +754,8 @@ export class Messenger {
       peer: m.peer,
       state: m.state,
       ...(m.lastError === undefined ? {} : { lastError: m.lastError }),
-      ...(m.mailboxes === undefined ? {} : { mailboxes: m.mailboxes, storedUntil: m.storedUntil })
+      ...(m.mailboxes === undefined ? {} : { mailboxes: m.mailboxes, storedUntil: m.storedUntil }),
+      ...(m.expiresAt === undefined ? {} : { expiresAt: m.expiresAt })
     })
   }
 
@@ -521,10 +770,14 @@ export class Messenger {
     try {
       await this.lock.run(async () => {
         await this.init.crypto.open(envelope, async (from, plaintext) => {
-          const applied = await applyIncoming({ contacts: this.contacts, log: this.log, profiles: this.profiles, now: this.now(), groups: this.init.groups }, from, decodePayload(plaintext))
+          const applied = await applyIncoming({ contacts: this.contacts, log: this.log, profiles: this.profiles, expiry: this.expiry, now: this.now(), groups: this.init.groups }, from, decodePayload(plaintext))
           outcome = applied.outcome
+          // The session's batch may hold a row sealed under a new short-lived key: that key goes to disk first.
+          await this.init.ephemeral?.flush()
           return applied.ops
         })
+        if (outcome?.kind === 'text' && outcome.timerRow !== undefined) this.log.committed(outcome.timerRow)
+        if (outcome?.kind === 'timer' && outcome.row !== undefined) this.log.committed(outcome.row)
         if (outcome?.kind === 'text') this.log.committed(outcome.message)
       })
     } catch (err) {
@@ -539,6 +792,10 @@ export class Messenger {
       try { done.after?.() } catch { /* the group layer's follow-up is its own */ }
       return 'accepted'
     }
+    if (done.kind === 'call') {
+      try { this.init.calls?.(done.from, done.call, via) } catch { /* the call layer's decision is its own */ }
+      return 'accepted'
+    }
     if (done.kind === 'duplicate') return 'duplicate'
     if (done.kind === 'receipt') {
       // A receipt can only move our own messages to that peer forward.
@@ -549,12 +806,19 @@ export class Messenger {
       this.emit({ type: 'contact', contact: done.contact })
       return 'accepted'
     }
+    if (done.kind === 'timer') {
+      this.emit({ type: 'contact', contact: done.contact })
+      if (done.row !== undefined) this.emit({ type: 'message', message: done.row })
+      return 'accepted'
+    }
     if (done.kind === 'deleted') {
       for (const id of done.ids) this.emit({ type: 'message-deleted', peer: done.peer, id })
       if (done.contact !== undefined) this.emit({ type: 'contact', contact: done.contact })
       return 'accepted'
     }
+    if (done.message.expiresAt !== undefined) this.scheduler.wake(done.message.expiresAt)
     this.emit({ type: 'contact', contact: done.contact })
+    if (done.timerRow !== undefined) this.emit({ type: 'message', message: done.timerRow })
     this.emit({ type: 'message', message: done.message })
     // A direct delivery is acknowledged on the stream; mail fetched from a mailbox is
     // acknowledged to its sender by a sealed receipt (E5: after a random delay).
@@ -602,7 +866,11 @@ export class Messenger {
       const read: Message[] = []
       for (const id of unreadIds) {
         const prepared = await this.log.prepareState(peer, id, 'read', 'in')
-        if (prepared !== undefined) { ops.push(prepared.op); read.push(prepared.message) }
+        if (prepared === undefined) continue
+        // Burn-on-read: an after-read message's clock starts at its first reading, not at delivery.
+        const started = this.startClock(prepared.message)
+        ops.push(...(started?.ops ?? [prepared.op]))
+        read.push(started?.message ?? prepared.message)
       }
       let updated: Contact | undefined
       const last = contact.lastMessage === undefined ? undefined : read.find((m) => m.id === contact.lastMessage?.id)
@@ -610,11 +878,14 @@ export class Messenger {
         updated = currentContact({ ...contact, unread: 0, ...(last === undefined ? {} : { lastMessage: previewOf(last) }) })
         ops.push(this.contacts.putOp(updated))
       }
-      if (ops.length > 0) await this.init.store.batch(ops)
+      if (ops.length > 0) await this.store.batch(ops)
       return { contact: updated ?? contact, read, changed: updated !== undefined }
     })
     // Incoming messages move to "read" locally; the sender learns it from the receipt.
-    for (const m of done.read) this.emitState(m)
+    for (const m of done.read) {
+      if (m.expiresAt !== undefined) this.scheduler.wake(m.expiresAt)
+      this.emitState(m)
+    }
     if (done.changed) this.emit({ type: 'contact', contact: done.contact })
     if (done.read.length === 0 || done.contact.state !== 'accepted') return
     this.scheduleReceipt(peer, 'read', ...done.read.map((m) => m.id))
@@ -632,7 +903,7 @@ export class Messenger {
     const contact = await this.contacts.get(peer)
     if (contact === undefined || contact.identityChanged) return
     const updated = currentContact({ ...contact, identityChanged: true, verified: false })
-    await this.init.store.batch([this.contacts.putOp(updated)])
+    await this.store.batch([this.contacts.putOp(updated)])
     this.emit({ type: 'contact', contact: updated })
   }
 

@@ -16,10 +16,11 @@ export const MAX_BACKOFF_MS = 5 * 60_000
 export const OUTBOX_GIVE_UP_MS = 14 * 24 * 60 * 60 * 1000
 
 /**
- * What an entry carries: a text (its id is the message's), our profile, or a request to
- * delete our texts (`ids`). Entries written before kinds existed are texts.
+ * What an entry carries: a text (its id is the message's), our profile, a request to delete
+ * our texts (`ids`), a group control payload, or a change of the conversation's timer (rebuilt
+ * from the contact's setting when sealed again). Entries written before kinds existed are texts.
  */
-export type OutboxKind = 'text' | 'profile' | 'delete' | 'group'
+export type OutboxKind = 'text' | 'profile' | 'delete' | 'group' | 'timer'
 
 export interface OutboxEntry {
   id: string
@@ -35,7 +36,15 @@ export interface OutboxEntry {
   nextAttemptAt: number
   /** Set once the envelope was sealed again after a refusal; a second refusal is final. */
   resealed?: boolean
+  /**
+   * A text sent under an after-send timer: when it disappears. No mailbox is asked to keep it
+   * longer, and once past it the entry is dropped unsent.
+   */
+  expiresAt?: number
 }
+
+/** A mailbox keeps an envelope whole seconds (mailbox/protocol.ts): less than one left is nothing to keep. */
+const MIN_MAILBOX_TTL_MS = 1000
 
 export interface OutboxInit {
   store: SecureStore
@@ -105,10 +114,16 @@ export class Outbox {
     if (this.inFlight.has(entry.id)) return { ok: false, error: 'IN_FLIGHT' }
     this.inFlight.add(entry.id)
     try {
+      const ttlMs = entry.expiresAt === undefined ? undefined : entry.expiresAt - this.init.now()
+      if (ttlMs !== undefined && ttlMs < MIN_MAILBOX_TTL_MS) {
+        // Its time is (nearly) up: the messenger's expiry deletes the message; nothing is sent.
+        await this.init.store.del([this.table, entry.id])
+        return { ok: false, error: 'EXPIRED' }
+      }
       const envelope = await this.envelopeOf(entry)
       const result: DeliveryResult = envelope === undefined
         ? { ok: false, error: 'ERR_NO_SESSION' }
-        : await this.init.transport.deliver(entry.peer, envelope, options)
+        : await this.init.transport.deliver(entry.peer, envelope, { ...options, ...(ttlMs === undefined ? {} : { ttlMs }) })
       const now = this.init.now()
       if (result.ok) {
         await this.init.store.del([this.table, entry.id])

@@ -1,12 +1,15 @@
 /**
  * What travels inside an encrypted session message: a text (maybe quoting an earlier one), a
- * receipt for texts, the sender's profile, or a request to delete the sender's own texts.
+ * receipt for texts, the sender's profile, a request to delete the sender's own texts, or a
+ * change of the conversation's disappearing-message timer.
  * Parsed strictly, since it comes from a peer (after decryption, but a peer can still lie).
  * JSON is fine here: it is inside the ratchet's AEAD and padded to a bucket.
  */
 import { ParseError } from '../errors.js'
 import { cleanName } from './contacts.js'
 import { parseAttachmentRefs, type AttachmentRef } from '../attachments/refs.js'
+import { validTimer, type TimerMode } from './timer.js'
+import { parseCallSignal, type CallSignal } from '../calls/signal.js'
 
 /** Longest text we send or accept (characters); the padding buckets are sized for it. */
 export const MAX_TEXT_LENGTH = 8000
@@ -23,9 +26,19 @@ export type ReceiptKind = 'delivered' | 'read'
 /** The message a text replies to, as the sender saw it. */
 export interface ReplyTo { id: string, text: string }
 
+/**
+ * The conversation's timer as the sender had it when it sent a text (docs/PROTOCOL.md §12):
+ * mode "off" too, so a receiver behind on the setting learns of a newer version.
+ */
+export interface TextTimer { mode: TimerMode, seconds: number, version: number }
+
 /** A text may carry files (node/attachments): then its text may be empty. */
-export type TextPayload = { v: 1, t: 'text', id: string, sentAt: number, text: string, replyTo?: ReplyTo, attachments?: AttachmentRef[] }
+export type TextPayload = { v: 1, t: 'text', id: string, sentAt: number, text: string, replyTo?: ReplyTo, attachments?: AttachmentRef[], timer?: TextTimer }
+/** A change of the conversation's disappearing-message timer (node/messaging/timer.ts). */
+export type TimerPayload = { v: 1, t: 'timer', mode: TimerMode, seconds: number, version: number, changedAt: number }
 export type ProfilePayload = { v: 1, t: 'profile', name: string | null, version: number }
+/** Call signalling (node/calls/signal.ts, parsed strictly there): sent directly only, never via a mailbox. */
+export type CallPayload = { v: 1, t: 'call', call: CallSignal }
 
 /**
  * Group control (node/groups): a signed group state or a sender key, carried inside the 1:1
@@ -42,6 +55,8 @@ export type Payload =
   | { v: 1, t: 'receipt', kind: ReceiptKind, ids: string[] }
   | ProfilePayload
   | { v: 1, t: 'delete', ids: string[] }
+  | TimerPayload
+  | CallPayload
 
 export function encodePayload (p: Payload): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(p))
@@ -62,8 +77,16 @@ export function decodePayload (bytes: Uint8Array): Payload {
     const text: TextPayload = { v: 1, t: 'text', id: raw.id, sentAt: raw.sentAt, text: raw.text }
     if (raw.replyTo !== undefined) text.replyTo = replyTo(raw.replyTo)
     if (raw.attachments !== undefined) text.attachments = parseAttachmentRefs(raw.attachments)
+    if (raw.timer !== undefined) text.timer = textTimer(raw.timer)
     return text
   }
+  if (raw.t === 'timer') {
+    if (!validTimer(raw.mode, raw.seconds)) throw new ParseError('bad timer', 'ERR_PAYLOAD')
+    if (!Number.isSafeInteger(raw.version) || raw.version < 1) throw new ParseError('bad timer version', 'ERR_PAYLOAD')
+    if (!Number.isSafeInteger(raw.changedAt) || raw.changedAt < 0) throw new ParseError('bad timer time', 'ERR_PAYLOAD')
+    return { v: 1, t: 'timer', mode: raw.mode, seconds: raw.seconds, version: raw.version, changedAt: raw.changedAt }
+  }
+  if (raw.t === 'call') return { v: 1, t: 'call', call: parseCallSignal(raw.call) }
   if (raw.t === 'receipt') {
     if (raw.kind !== 'delivered' && raw.kind !== 'read') throw new ParseError('bad receipt kind', 'ERR_PAYLOAD')
     return { v: 1, t: 'receipt', kind: raw.kind, ids: ids(raw.ids) }
@@ -87,6 +110,13 @@ function ids (raw: unknown): string[] {
     throw new ParseError('bad message ids', 'ERR_PAYLOAD')
   }
   return [...raw] as string[]
+}
+
+function textTimer (raw: any): TextTimer {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ParseError('bad timer', 'ERR_PAYLOAD')
+  if (!validTimer(raw.mode, raw.seconds)) throw new ParseError('bad timer', 'ERR_PAYLOAD')
+  if (!Number.isSafeInteger(raw.version) || raw.version < 1) throw new ParseError('bad timer version', 'ERR_PAYLOAD')
+  return { mode: raw.mode, seconds: raw.seconds, version: raw.version }
 }
 
 function replyTo (raw: any): ReplyTo {

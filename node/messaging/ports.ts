@@ -35,7 +35,13 @@ export type DeliveryResult =
   | { ok: false, error: string }
 
 export interface EnvelopeTransport {
-  deliver: (peer: SessionId, envelope: Uint8Array, options?: { signal?: AbortSignal }) => Promise<DeliveryResult>
+  /** `ttlMs`: mailboxes keep the envelope no longer than this (a disappearing message's time left); default their own TTL. */
+  deliver: (peer: SessionId, envelope: Uint8Array, options?: { signal?: AbortSignal, ttlMs?: number }) => Promise<DeliveryResult>
+  /**
+   * Optional: to the peer's device directly or not at all, never into a mailbox (call
+   * signalling: a call is now or never). Without it, such payloads cannot be sent.
+   */
+  deliverDirect?: (peer: SessionId, envelope: Uint8Array, options?: { signal?: AbortSignal }) => Promise<DeliveryResult>
 }
 
 export type MessengerEvent =
@@ -43,5 +49,7 @@ export type MessengerEvent =
   /** A message's state changed, or its lastError (while "sending", the reason it waits). */
   | { type: 'message-state', id: string, peer: SessionId, state: import('./message-log.js').MessageState } & import('./message-log.js').StateExtra
   | { type: 'message-deleted', id: string, peer: SessionId }
+  /** Disappearing messages whose time was up: gone from the store. */
+  | { type: 'messages-expired', peer: SessionId, ids: string[] }
   | { type: 'contact', contact: import('./contacts.js').Contact }
   | { type: 'contact-removed', sessionId: SessionId }

@@ -44,11 +44,14 @@ export const INBOUND_CONNECTION_THRESHOLD = 50
 export const MAX_INCOMING_PENDING_CONNECTIONS = 32
 /**
  * How often libp2p's connection monitor pings each open connection (its default is 10 s). A
- * DHT participant keeps dozens to hundreds of connections; at 10 s the pings were most of an
- * idle node's traffic and CPU. Yamux keeps its own keep-alive (30 s) and a dead connection
- * is also found by the next stream that fails, so a slow heartbeat loses little.
+ * DHT participant keeps dozens to hundreds of connections, and each ping is a new stream
+ * (protocol negotiation, Noise frames both ways): at 120 s the pings and their streams were
+ * still the largest part of an idle node's CPU in a 200-node profile (bench/sim.ts
+ * --cpu-prof). Yamux keeps its own keep-alive frame (30 s, no stream) for NATs and idle
+ * sockets, and a dead connection is also found by the next stream that fails, so a slow
+ * heartbeat loses little.
  */
-export const CONNECTION_PING_INTERVAL_MS = 120_000
+export const CONNECTION_PING_INTERVAL_MS = 300_000
 /**
  * Yamux streams per connection, for all protocols together, each way: a peer's streams beyond
  * this are reset by the muxer before any protocol is negotiated (streams still negotiating

@@ -37,23 +37,42 @@ export class EnvelopeTransport {
 
   constructor (private readonly init: EnvelopeTransportInit) {}
 
-  async deliver (peer: SessionId, envelope: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<EnvelopeDelivery> {
+  /** `ttlMs`: how long mailboxes may keep it at most (a disappearing message's time left). */
+  async deliver (peer: SessionId, envelope: Uint8Array, options: { signal?: AbortSignal, ttlMs?: number } = {}): Promise<EnvelopeDelivery> {
     // A cached route first; when the device does not answer there, a fresh lookup (it may have moved).
     for (const fresh of [false, true]) {
       const routing = await this.routingOf(peer, fresh)
       if (routing === undefined) break
-      const result = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, envelope, options)
+      const result = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, envelope, { signal: options.signal })
       if (result.ok) return { ok: true, via: 'direct' }
       if (result.error === 'REFUSED' || result.error === 'PROTOCOL') return { ok: false, error: result.error }
       // Locked (cannot decrypt now) or rate limited (busy with us): the mailboxes hold it meanwhile.
       if (result.error === 'LOCKED' || result.error === 'RATE_LIMITED') break
     }
     // Not reachable now (offline, or its account is locked): leave it sealed with the mailboxes.
-    const stored = await putInMailboxes(this.init.libp2p, mailboxKeyFor(sessionIdToX25519(peer)), envelope, this.init.reputation)
+    const stored = await putInMailboxes(this.init.libp2p, mailboxKeyFor(sessionIdToX25519(peer)), envelope, this.init.reputation, options.ttlMs)
     if (stored.refused.length > 0) this.init.log.info('some mailboxes refused an envelope', { refused: stored.refused })
     return stored.count > 0
       ? { ok: true, via: 'mailbox', mailboxes: stored.count, expiresAt: stored.expiresAt }
       : { ok: false, error: 'UNREACHABLE' }
+  }
+
+  /**
+   * To the recipient's device or not at all, never into a mailbox: for what is worthless
+   * later (call signalling, R18). Routes as deliver() does: the cached one, then a fresh
+   * lookup. Not reachable, locked or busy: UNREACHABLE, at once.
+   */
+  async deliverDirect (peer: SessionId, envelope: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<EnvelopeDelivery> {
+    for (const fresh of [false, true]) {
+      if (options.signal?.aborted === true) break
+      const routing = await this.routingOf(peer, fresh)
+      if (routing === undefined) break
+      const result = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, envelope, options)
+      if (result.ok) return { ok: true, via: 'direct' }
+      if (result.error === 'REFUSED' || result.error === 'PROTOCOL') return { ok: false, error: result.error }
+      if (result.error === 'LOCKED' || result.error === 'RATE_LIMITED') break
+    }
+    return { ok: false, error: 'UNREACHABLE' }
   }
 
   private async routingOf (peer: SessionId, fresh: boolean): Promise<Routing | undefined> {

@@ -24,6 +24,9 @@ export async function writeFrame (stream: Stream, body: Uint8Array, options: { s
   if (!stream.send(encodeFrame(body))) await stream.onDrain(options)
 }
 
+/** Most bytes one read of a stream brings (yamux's receive window is 256 KiB; room to spare). */
+const MAX_READ_BYTES = 1024 * 1024
+
 export class FrameReader {
   private readonly buffer = new Uint8ArrayList()
   private readonly source: AsyncIterator<Uint8Array | Uint8ArrayList>
@@ -64,8 +67,10 @@ export class FrameReader {
       const next = await this.source.next()
       if (next.done === true) return false
       this.buffer.append(next.value)
-      // Never hold more than one maximal frame plus its header, whatever a peer sends.
-      if (this.buffer.byteLength > this.maxFrame + 8) throw new FrameError('ERR_FRAME_TOO_LARGE', 'peer sent more than one frame allows')
+      // One read may carry the start of the next frame too (a sender that writes frames back
+      // to back), so the buffer may pass one frame by one read, and no more: a read is one
+      // muxer frame, bounded by the muxer's receive window, whatever a peer sends.
+      if (this.buffer.byteLength > bytes + MAX_READ_BYTES) throw new FrameError('ERR_FRAME_TOO_LARGE', 'peer sent more than one read allows')
     }
     return true
   }

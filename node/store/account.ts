@@ -6,14 +6,18 @@
  * wrong passphrase changes no file (L2).
  */
 import { randomBytes } from 'node:crypto'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { access, readdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { deriveIdentity, type IdentityKeys } from '../identity/keys.js'
-import { toHex, fromHex, wipe } from '../bytes.js'
+import { toHex, fromHex, utf8, wipe } from '../bytes.js'
 import { AccountExistsError, NoAccountError, StoreFormatError } from './errors.js'
 import { DEFAULT_SCRYPT, type ScryptParams } from './kdf.js'
 import { fsyncDir, newDataKey, readKeyFile, unwrapDataKey, wrapDataKey, writeKeyFile } from './keyfile.js'
-import { openLevelKV } from './raw.js'
+import { openLevelKV, type RawKV } from './raw.js'
+import { compactTables } from './compaction.js'
+import { EPHEMERAL_KEYS_FILE, EphemeralKeys, fileKeyStore } from './ephemeral-keys.js'
 import { createSealedStore, getJson, jsonValue } from './sealed-store.js'
 import { ensurePrivateDir } from './data-dir.js'
 import type { SecureStore } from './types.js'
@@ -31,6 +35,10 @@ export interface Account {
   readonly identity: IdentityKeys
   /** The entropy behind the recovery phrase (secret), for showing the phrase again. */
   readonly entropy: Uint8Array
+  /** Short-lived keys for disappearing records, kept outside the database (ephemeral-keys.ts). */
+  readonly ephemeral: EphemeralKeys
+  /** Rewrites the database files holding these tables, so deleted values leave them. */
+  compact: (tables: Iterable<string>) => Promise<void>
   close: () => Promise<void>
 }
 
@@ -90,10 +98,16 @@ export async function openAccount (dataDir: string, passphrase: string): Promise
   const keyFile = await readKeyFile(dir)
   const dataKey = await unwrapDataKey(keyFile, passphrase)
   let store: SecureStore
+  let raw: RawKV
+  // The ephemeral key file is sealed under its own subkey of the data key.
+  const ephemeralWrap = hkdf(sha256, dataKey, undefined, utf8('sotto/store/ephemeral/v1'), 32)
+  let ephemeral: EphemeralKeys
   try {
-    store = createSealedStore(await openLevelKV(join(dir, DB_DIR)), dataKey)
+    raw = await openLevelKV(join(dir, DB_DIR))
+    store = createSealedStore(raw, dataKey)
+    ephemeral = await EphemeralKeys.open(fileKeyStore(join(dir, EPHEMERAL_KEYS_FILE)), ephemeralWrap)
   } finally {
-    wipe(dataKey)
+    wipe(dataKey, ephemeralWrap)
   }
   const record = await getJson<IdentityRecord>(store, IDENTITY_KEY)
   const entropy = record === undefined ? undefined : fromHex(record.entropy)
@@ -106,8 +120,11 @@ export async function openAccount (dataDir: string, passphrase: string): Promise
     store,
     identity: deriveIdentity(entropy),
     entropy,
+    ephemeral,
+    compact: async (tables) => { await compactTables(raw, tables) },
     async close () {
       wipe(entropy)
+      ephemeral.close()
       await store.close()
     }
   }

@@ -19,6 +19,11 @@ export interface RawKV {
   get: (key: Uint8Array) => Promise<Uint8Array | undefined>
   batch: (ops: readonly RawOp[]) => Promise<void>
   entries: (range: RawRange) => AsyncIterable<[Uint8Array, Uint8Array]>
+  /**
+   * Rewrites the files holding keys in [gte, lt), so values deleted there leave the log and
+   * table files (LevelDB keeps them until a compaction). A no-op where nothing is on disk.
+   */
+  compactRange?: (gte: Uint8Array, lt: Uint8Array) => Promise<void>
   close: () => Promise<void>
 }
 
@@ -49,6 +54,13 @@ export async function openLevelKV (path: string): Promise<RawKV> {
       for await (const [key, value] of db.iterator({ gte: range.gte, lt: range.lt, limit: range.limit ?? -1, reverse: range.reverse ?? false })) {
         yield [key, value]
       }
+    },
+    async compactRange (gte, lt) {
+      // LevelDB first writes the memtable to a table (its log file is then deleted), then
+      // merges the tables overlapping the range, dropping deleted and overwritten values.
+      // `level` types its Level without compactRange; the classic-level binding under it has it.
+      await (db as unknown as { compactRange: (start: Uint8Array, end: Uint8Array) => Promise<void> }).compactRange(gte, lt)
+      await makeFilesPrivate(path)
     },
     async close () {
       await db.close()
@@ -98,6 +110,7 @@ export function openMemoryKV (): RawKV {
         if (v !== undefined) yield [new Uint8Array(Buffer.from(k, 'hex')), Uint8Array.from(v)]
       }
     },
+    async compactRange () {},
     async close () {}
   }
 }

@@ -2,7 +2,8 @@
  * Acceptance: files from the command line, as people use it. Every node is a child process
  * of the real bin (`sotto start`); accounts come from `sotto init`; the rest is the CLI:
  * `sotto send Bob --file PATH TEXT`, `sotto inbox --json` with "attachments", and
- * `sotto attachment save ID --out PATH`, which writes the same bytes and says where.
+ * `sotto attachment save ID --out PATH`, which writes the same bytes and says where; and
+ * `sotto send GROUP --file PATH TEXT`, the member's node fetching the file from the author's.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -59,5 +60,26 @@ describe('files from the CLI, against sotto start processes', () => {
     // An existing file is never overwritten; an unknown id is refused by its code's words.
     expect(await cli('Bob', ['attachment', 'save', line.attachments[0].id, '--out', out], 1)).toMatch(/exists/)
     expect(await cli('Bob', ['attachment', 'save', 'ab'.repeat(32), '--out', join(root.path, 'x')], 2)).toMatch(/no such attachment/)
+  }, 120_000)
+
+  it('send GROUP --file: the member gets the file from the author, inbox --json shows it under the group', async () => {
+    const created = JSON.parse(await cli('Alice', ['groups', 'create', 'Trip', '--member', 'Bob', '--json']))
+    await until('the group at Bob', async () => {
+      const r = await users.Bob.node.cli(['groups', 'list', '--json'])
+      return r.code === 0 && (JSON.parse(r.stdout) as any[]).some((g) => g.id === created.id)
+    }, 60_000)
+    const data = randomBytes(1024 * 1024 + 3)
+    const path = join(root.path, 'route.gpx')
+    await writeFile(path, data)
+    expect(['delivered', 'stored']).toContain((await cli('Alice', ['send', created.id, '--file', path, 'the route'])).trim())
+    const line = await until('the group file ready at Bob', async () => {
+      const l = (await inboxOf(users.Bob.node)).find((m: any) => m.text === 'the route') as any
+      return l?.attachments?.[0]?.state === 'ready' ? l : undefined
+    }, 60_000)
+    expect(line).toMatchObject({ group: created.id, from: users.Alice.id })
+    expect(line.attachments).toEqual([{ id: expect.stringMatching(/^[0-9a-f]{64}$/), name: 'route.gpx', size: data.length, mime: expect.any(String), state: 'ready' }])
+    const out = join(root.path, 'route-saved.gpx')
+    expect((await cli('Bob', ['attachment', 'save', line.attachments[0].id, '--out', out])).trim()).toBe(`saved ${data.length} bytes to ${out}`)
+    expect(createHash('sha256').update(await readFile(out)).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'))
   }, 120_000)
 })

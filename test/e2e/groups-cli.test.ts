@@ -102,7 +102,7 @@ describe('groups from the CLI, against sotto start processes', () => {
 
   it('groups admin makes Bob an admin (and --remove takes it back); groups delete removes the group Carol was removed from', async () => {
     const made = JSON.parse(await cli('Alice', ['groups', 'admin', 'Climbers', 'Bob', '--json']))
-    expect(made.admins).toEqual([users.Alice.id, users.Bob.id])
+    expect(made.admins).toEqual([users.Alice.id, users.Bob.id].sort())
     await until('Bob sees he is an admin', async () => (await groupsOf('Bob')).find((g) => g.id === groupId && g.admins.includes(users.Bob.id)))
     const back = JSON.parse(await cli('Bob', ['groups', 'admin', 'Climbers', users.Bob.id, '--remove', '--json']))
     expect(back.admins).toEqual([users.Alice.id])

@@ -61,7 +61,7 @@ beforeAll(async () => {
   groupId = r.json.group.id
   // Bob becomes an admin too; a member who is not an admin cannot make anyone one.
   const promoted = await call(a, 'PUT', `/api/groups/${groupId}/admins/${ids[1]}`)
-  expect([promoted.status, promoted.json.group?.admins]).toEqual([200, [ids[0], ids[1]]])
+  expect([promoted.status, promoted.json.group?.admins]).toEqual([200, [ids[0], ids[1]].sort()])
   for (const n of [b, c]) await waitFor('two admins everywhere', async () => (await groupAt(n))?.admins.length === 2)
   const refused = await call(c, 'PUT', `/api/groups/${groupId}/admins/${ids[2]}`)
   expect([refused.status, refused.json.error?.code]).toEqual([403, 'ERR_GROUP_NOT_ADMIN'])

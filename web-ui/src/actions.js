@@ -6,7 +6,8 @@ import { summary } from './format.js'
 import { closeEvents, openEvents } from './events.js'
 import {
   contacts, conversation, currentPeer, dropContact, dropGroup, groups, has, markDeleted, newPhrase, pane, profile, putContact, putGroup,
-  markMissing, mergeLoaded, putAttachment, putMessage, screen, searchResults, settings, status, theme, visible, writeLocal
+  markMissing, mergeLoaded, putAttachment, putMessage, screen, searchResults, settings, status, theme, visible, writeLocal,
+  isExpired
 } from './store.js'
 
 /** Screens the user is in the middle of: a reconnect or a status event must not leave them. */
@@ -123,6 +124,18 @@ export async function updateContact (sessionId, change) {
   return contact
 }
 
+/**
+ * Sets a conversation's disappearing-messages timer ({ mode, seconds }); the node sends the
+ * change to the contact. The line it leaves in the conversation comes as a `message` event;
+ * the conversation is read again too, for a node that sends none for our own change.
+ */
+export async function setTimer (sessionId, setting) {
+  const { contact } = await api('PUT', `/api/contacts/${sessionId}/timer`, setting, { feature: 'timer' })
+  putContact({ ...contacts.value.get(sessionId), ...contact })
+  if (conversation.value.peer === sessionId) void loadConversation(sessionId).catch(() => {})
+  return contact
+}
+
 export async function removeContact (sessionId) {
   await api('DELETE', `/api/contacts/${sessionId}`)
   contactRemoved(sessionId)
@@ -146,8 +159,10 @@ export function closePane () { pane.value = null }
 
 export async function loadConversation (peer) {
   if (conversation.value.peer !== peer) conversation.value = { peer, messages: [], loaded: false }
-  const { messages } = await api('GET', `/api/conversations/${peer}/messages?limit=200`)
+  const answer = await api('GET', `/api/conversations/${peer}/messages?limit=200`)
   if (conversation.value.peer !== peer) return
+  // A disappearing message whose time is up is not shown, even before the node deleted it.
+  const messages = answer.messages.filter((m) => !isExpired(m.id) && !(typeof m.expiresAt === 'number' && m.expiresAt <= Date.now()))
   // Events that arrived during the fetch are kept (putMessage merges and never goes back).
   const byId = new Map(conversation.value.messages.map((m) => [m.id, m]))
   conversation.value = { peer, messages: messages.map((m) => mergeLoaded(m, byId.get(m.id))), loaded: true }
@@ -159,13 +174,25 @@ export async function loadConversation (peer) {
 export async function markRead (peer) {
   if (!visible.value || pane.value?.kind !== 'chat' || pane.value.peer !== peer) return
   const c = contacts.value.get(peer)
-  const unreadHere = conversation.value.peer === peer && conversation.value.messages.some((m) => m.direction === 'in' && m.state === 'received')
+  // A timer change is never unread (it is a line of the conversation, not a message).
+  const unreadHere = conversation.value.peer === peer && conversation.value.messages.some((m) => m.direction === 'in' && m.state === 'received' && m.event === undefined)
   if ((c?.unread ?? 0) === 0 && !unreadHere) return
   try {
     await api('POST', `/api/conversations/${peer}/read`)
     const now = contacts.value.get(peer)
     if (now !== undefined && now.unread !== 0) putContact({ ...now, unread: 0 })
+    // Burn-on-read: reading started the clocks; their ends (expiresAt) are read from the node.
+    if (conversation.value.peer === peer && conversation.value.messages.some((m) => m.direction === 'in' && m.timer?.mode === 'after-read' && m.expiresAt === undefined)) {
+      void refreshExpiries(peer).catch(() => {})
+    }
   } catch { /* the badge stays; the next open tries again */ }
+}
+
+/** Takes the clocks (expiresAt) the node started for the open conversation's messages. */
+async function refreshExpiries (peer) {
+  const { messages } = await api('GET', `/api/conversations/${peer}/messages?limit=200`)
+  const shown = new Set(conversation.value.peer === peer ? conversation.value.messages.map((m) => m.id) : [])
+  for (const m of messages) if (typeof m.expiresAt === 'number' && shown.has(m.id)) putMessage({ id: m.id, peer, expiresAt: m.expiresAt })
 }
 
 export async function sendMessage (peer, text, quoteId, attachments = []) {
@@ -311,18 +338,20 @@ export async function createGroup (name, members) {
 
 export async function sendGroupMessage (id, text, attachments = []) {
   const body = attachments.length > 0 ? { text, attachments } : { text }
+  // A node that says it carries files in groups is taken at its word: its errors are its own.
+  const carries = Array.isArray(status.value?.features) && status.value.features.includes('group-attachments')
   let message
   try {
     message = (await api('POST', `/api/groups/${id}/messages`, body)).message
   } catch (err) {
     // A node that does not know files in groups wants text: a file alone is "bad input" to it.
-    if (attachments.length > 0 && text === '' && err.code === 'ERR_BAD_REQUEST') {
+    if (!carries && attachments.length > 0 && text === '' && err.code === 'ERR_BAD_REQUEST') {
       markMissing('group-attachments')
       throw new ApiError(400, 'ERR_NO_GROUP_ATTACHMENTS', 'This node cannot send files to groups yet.')
     }
     throw err
   }
-  if (attachments.length > 0 && !Array.isArray(message.attachments)) {
+  if (!carries && attachments.length > 0 && !Array.isArray(message.attachments)) {
     // A node that sends files to contacts but not yet to groups drops the list: say so, and
     // stop offering it in groups.
     markMissing('group-attachments')

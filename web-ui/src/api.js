@@ -39,7 +39,8 @@ export function onNodeChange (handlers) {
  * @param {string} method
  * @param {string} path under /api/
  * @param {unknown} [body] sent as JSON
- * @param {{ feature?: string }} [options] feature: the name to hide when the route is missing
+ * @param {{ feature?: string, keepalive?: boolean }} [options] feature: the name to hide when the route is missing;
+ *   keepalive: the request may outlive the page (a call hung up as the page closes)
  */
 export async function api (method, path, body, options = {}) {
   let res
@@ -48,7 +49,8 @@ export async function api (method, path, body, options = {}) {
       method,
       headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin'
+      credentials: 'same-origin',
+      keepalive: options.keepalive === true
     })
   } catch {
     nodeAway()

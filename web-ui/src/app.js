@@ -5,6 +5,7 @@ import { IDS } from '../ids.js'
 import { html } from './html.js'
 import { announcement, connection, currentContact, currentGroup, pane, screen, toast } from './store.js'
 import { ChatList } from './views/chat-list.js'
+import { CallScreen } from './views/call.js'
 import { ContactView } from './views/contact.js'
 import { Conversation } from './views/conversation.js'
 import { GroupConversation } from './views/group.js'
@@ -33,6 +34,7 @@ export function App () {
   return html`
     ${connection.value === 'away' && html`<div class="reconnecting" id=${IDS.reconnecting}>Reconnecting to your Sotto node…</div>`}
     <${Screen} />
+    ${screen.value === 'main' && html`<${CallScreen} />`}
     <${Toast} />
     <div class="sr-only" id=${IDS.announcer} aria-live="polite" aria-atomic="true">${announcement.value}</div>`
 }

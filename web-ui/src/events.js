@@ -3,7 +3,9 @@
 // the banner and polls; when the node answers, the app reloads what it missed.
 import { api, nodeAway } from './api.js'
 import { summary } from './format.js'
-import { announcement, contacts, conversation, groups, markDeleted, memberName, nameOf, pane, putAttachment, putContact, putGroup, putMessage, readLocal, screen, settings, status, visible } from './store.js'
+import { onCallCandidates, onCallEvent } from './calls.js'
+import { announcement, contacts, conversation, groups, markDeleted, memberName, nameOf, pane, putAttachment, putContact, putGroup, putMessage, readLocal, removeExpired, screen, settings, status, visible } from './store.js'
+import { isTimerEvent, timerChangeText } from './timer.js'
 
 let source = null
 let handlers = { locked: () => {}, unlocked: () => {}, markRead: () => {}, markGroupRead: () => {}, contactRemoved: () => {}, groupRemoved: () => {} }
@@ -24,9 +26,12 @@ export function openEvents () {
   on('contact', onContact)
   on('contact-removed', ({ sessionId }) => handlers.contactRemoved(sessionId))
   on('message-deleted', ({ peer, id }) => markDeleted(peer, id))
+  on('messages-expired', ({ peer, ids }) => { if (typeof peer === 'string' && Array.isArray(ids)) removeExpired(peer, ids) })
   on('group', onGroup)
   on('group-removed', ({ id }) => handlers.groupRemoved(id))
   on('attachment', onAttachment)
+  on('call', onCallEvent)
+  on('call-candidates', onCallCandidates)
   on('status', onStatus)
   on('locked', () => handlers.locked())
   es.onerror = () => {
@@ -49,6 +54,7 @@ function preview (m) {
 
 function onMessage (m) {
   if (typeof m.group === 'string') { onGroupMessage(m); return }
+  if (isTimerEvent(m)) { onTimerChange(m); return }
   const c = contacts.value.get(m.peer)
   if (c !== undefined && (c.lastMessage === undefined || (c.lastMessage.sentAt ?? 0) <= m.sentAt)) putContact({ ...c, lastMessage: preview(m) })
   if (conversation.value.peer === m.peer) putMessage(m)
@@ -60,6 +66,15 @@ function onMessage (m) {
   // The live region says only this: a new message, from whom, and its start.
   announcement.value = `New message from ${name}: ${summary(m).slice(0, 140)}`
   notify(name, open)
+}
+
+/**
+ * A timer change (ours or theirs): a line in the open conversation, and said in the live
+ * region when they made it. It is not a message: nothing unread, no notification.
+ */
+function onTimerChange (m) {
+  if (conversation.value.peer === m.peer) putMessage(m)
+  if (m.direction === 'in') announcement.value = `${timerChangeText(m.event, nameOf(contacts.value.get(m.peer)) || 'Someone')}.`
 }
 
 /** A group message: the group's preview (with who wrote it), the open view, the live region. */

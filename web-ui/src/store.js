@@ -42,6 +42,8 @@ export const visible = signal(typeof document === 'undefined' || document.visibi
 export const missing = signal(new Set())
 /** Whether the one-time note on delayed read receipts was dismissed. */
 export const receiptNoteSeen = signal(readLocal('sotto.receiptNoteSeen', '') === 'yes')
+/** Whether the one-time note on what disappearing messages protect against was shown. */
+export const timerNoteSeen = signal(readLocal('sotto.timerNoteSeen', '') === 'yes')
 
 export function readLocal (key, fallback) {
   try { return localStorage.getItem(key) ?? fallback } catch { return fallback }
@@ -144,6 +146,9 @@ export function memberName (sessionId, self = status.value?.sessionId) {
 }
 
 export function putContact (c) {
+  // A preview of a message whose time ran out is not shown again, whatever order the node's
+  // `contact` and `messages-expired` events come in.
+  if (c.lastMessage !== undefined && expiredIds.has(c.lastMessage.id)) c = { ...c, lastMessage: undefined }
   const next = new Map(contacts.value)
   next.set(c.sessionId, c)
   contacts.value = next
@@ -173,7 +178,7 @@ export function later (a, b) {
  */
 export function fileView (a) {
   const v = { id: a.id ?? a.manifestId, name: String(a.name ?? 'file'), size: Number(a.size) || 0, mime: String(a.mime ?? '') }
-  for (const k of ['state', 'received', 'thumbnail', 'waitingFor']) if (a[k] !== undefined) v[k] = a[k]
+  for (const k of ['state', 'received', 'thumbnail', 'waitingFor', 'sent', 'delivered', 'recipients']) if (a[k] !== undefined) v[k] = a[k]
   return v
 }
 
@@ -182,6 +187,9 @@ export function putMessage (m) {
   if (Array.isArray(m.attachments)) m = { ...m, attachments: m.attachments.map(fileView) }
   const conv = conversation.value
   if (conv.peer !== m.peer) return
+  // A disappeared message stays gone: a late state change or refresh does not bring it back.
+  if (expiredIds.has(m.id)) return
+  if (typeof m.expiresAt === 'number' && m.expiresAt <= Date.now()) { removeExpired(m.peer, [m.id]); return }
   const i = conv.messages.findIndex((x) => x.id === m.id)
   const messages = conv.messages.slice()
   if (i === -1) messages.push(m)
@@ -211,7 +219,7 @@ export function markDeleted (peer, id) {
  * How far a file got. Like a message's state it only moves forward, except that a failed
  * download may start again (Retry) and a retried one may fail.
  */
-const FILE_RANK = { pending: 1, downloading: 2, ready: 3 }
+const FILE_RANK = { pending: 1, downloading: 2, ready: 3, uploading: 4, delivered: 5 }
 export function laterFile (a, b) {
   if (b === undefined) return a
   if (a === 'failed' || b === 'failed') return a === 'ready' ? 'ready' : b
@@ -238,6 +246,10 @@ function mergeFile (a, change) {
   const received = change.received === undefined ? a.received : restarted ? change.received : Math.max(a.received ?? 0, change.received)
   const next = { ...a, state, received }
   if (change.size !== undefined) next.size = change.size
+  // A file we sent: how far its recipients got, which only grows too.
+  if (change.sent !== undefined) next.sent = Math.max(a.sent ?? 0, change.sent)
+  if (change.delivered !== undefined) next.delivered = Math.max(a.delivered ?? 0, change.delivered)
+  if (change.recipients !== undefined) next.recipients = change.recipients
   if ('waitingFor' in change) next.waitingFor = change.waitingFor
   else if (state !== a.state) delete next.waitingFor
   return next
@@ -258,4 +270,43 @@ export function mergeLoaded (fromNode, inPage) {
     })
   }
   return merged
+}
+
+/**
+ * Ids of messages that disappeared (their timer ran out), so no event or reload shows them
+ * again in this page. Bounded: the oldest are forgotten first; by then the node, which is the
+ * authority, has long deleted them and will not send them again.
+ */
+const MAX_EXPIRED_IDS = 10_000
+const expiredIds = new Set()
+
+export function isExpired (id) { return expiredIds.has(id) }
+
+/**
+ * Disappearing messages whose time ran out (the node said so, or their countdown reached zero
+ * here first): gone from the open conversation, and from the list's preview, which falls back
+ * to the newest message left when the conversation is the open one (else the node's next
+ * `contact` event brings it).
+ */
+export function removeExpired (peer, ids) {
+  for (const id of ids) {
+    expiredIds.delete(id)
+    expiredIds.add(id)
+  }
+  while (expiredIds.size > MAX_EXPIRED_IDS) expiredIds.delete(expiredIds.values().next().value)
+  const gone = new Set(ids)
+  const conv = conversation.value
+  if (conv.peer === peer && conv.messages.some((m) => gone.has(m.id))) {
+    conversation.value = { ...conv, messages: conv.messages.filter((m) => !gone.has(m.id)) }
+  }
+  const left = conversation.value.peer === peer ? conversation.value.messages.filter((m) => m.event === undefined && m.deleted !== true) : []
+  const newest = left[left.length - 1]
+  const c = contacts.value.get(peer)
+  if (c?.lastMessage !== undefined && gone.has(c.lastMessage.id)) {
+    putContact({ ...c, lastMessage: newest === undefined ? undefined : { id: newest.id, text: newest.text, direction: newest.direction, sentAt: newest.sentAt, state: newest.state, attachments: newest.attachments } })
+  }
+  const g = groups.value.get(peer)
+  if (g?.lastMessage !== undefined && gone.has(g.lastMessage.id)) {
+    putGroup({ ...g, lastMessage: newest === undefined ? undefined : { id: newest.id, text: newest.text, direction: newest.direction, sentAt: newest.sentAt, state: newest.state }, lastFrom: newest?.from })
+  }
 }

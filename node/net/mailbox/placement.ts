@@ -114,8 +114,11 @@ export function pickSpread<T extends { range?: string }> (candidates: readonly T
 /**
  * Sender side: puts the envelope on the k closest and, when fewer than MIN_TRUSTED_CLOSER of
  * them are trusted, on trusted peers among the next k as well; resolves with how many took it.
+ * `ttlMs` (at most DEFAULT_TTL_MS) is how long each is asked to keep it.
  */
-export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array, reputation?: MailboxReputation): Promise<MailboxPlacement> {
+export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array, reputation?: MailboxReputation, ttlMs: number = DEFAULT_TTL_MS): Promise<MailboxPlacement> {
+  // A shorter TTL (a disappearing message's time left) is passed on as is; never a longer one.
+  const ttl = Math.min(ttlMs, DEFAULT_TTL_MS)
   const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
   let peers = found.slice(0, MAILBOX_REPLICAS)
   // No DHT answer (a tiny or just-joined network): the connected peers closest to the key,
@@ -126,7 +129,7 @@ export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, 
     const extra = found.slice(MAILBOX_REPLICAS).filter((p) => reputation.trusted(p.toString())).map((peer) => ({ peer, range: addressRange(libp2p, peer) }))
     peers = [...peers, ...pickSpread(extra, MIN_TRUSTED_CLOSER - trustedAmongClosest).map((c) => c.peer)]
   }
-  const results = await Promise.all(peers.map(async (p) => await putEnvelope(libp2p, p, mailbox, envelope, DEFAULT_TTL_MS)))
+  const results = await Promise.all(peers.map(async (p) => await putEnvelope(libp2p, p, mailbox, envelope, ttl)))
   const ok = results.filter((r) => r.ok)
   return {
     count: ok.length,

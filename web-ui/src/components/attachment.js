@@ -143,7 +143,8 @@ export function Attachments ({ m, sender }) {
   return html`<div class="files">${m.attachments.map((a) => html`<${FileView} key=${a.id} a=${a} m=${m} sender=${sender} />`)}</div>`
 }
 
-function isReady (a, m) { return a.state === 'ready' || (a.state === undefined && m.direction === 'out') }
+/** A file we sent is on our node whatever its recipients did (its state says how far they got). */
+function isReady (a, m) { return a.state === 'ready' || m.direction === 'out' }
 
 function FileView ({ a, m, sender }) {
   const ready = isReady(a, m)
@@ -178,6 +179,7 @@ function ImageView ({ a, m, ready, sender }) {
 function Transfer ({ a, m, sender }) {
   const incoming = m.direction === 'in'
   const size = a.size ?? 0
+  if (!incoming && (a.state === 'uploading' || a.state === 'delivered')) return html`<${Sending} a=${a} />`
   if (incoming && a.state === 'failed') {
     return html`<div class="att-status failed"><span>Download failed</span>
       ${has('attachments') && html`<button type="button" class="link" onClick=${attempt(() => retryAttachment(m.peer, m.id, a.id))}>Retry<span class="sr-only"> ${a.name}</span></button>`}</div>`
@@ -190,6 +192,23 @@ function Transfer ({ a, m, sender }) {
   return html`<div class="att-status">
     <progress class="att-progress" max=${Math.max(size, 1)} value=${Math.min(received, size)} aria-label=${`${verb} ${a.name}`}></progress>
     <span>${formatSize(received)} of ${formatSize(size)}</span>
+  </div>`
+}
+
+/**
+ * A file we sent, as its recipients fetch it from our node: a bar while the furthest one is
+ * fetching, and in a group how many members have it all ("Sent to 1 of 2") until all do.
+ */
+function Sending ({ a }) {
+  const size = a.size ?? 0
+  const sent = Math.min(a.sent ?? 0, size)
+  const moving = a.state === 'uploading' && sent < size
+  const recipients = a.recipients ?? 1
+  const count = recipients > 1 && a.state !== 'delivered' && (a.delivered ?? 0) > 0 ? `Sent to ${a.delivered} of ${recipients}` : ''
+  if (!moving && count === '') return null
+  return html`<div class="att-status" data-sent=${sent}>
+    ${moving && html`<progress class="att-progress" max=${Math.max(size, 1)} value=${sent} aria-label=${`Sending ${a.name}`}></progress>`}
+    <span>${moving ? `${formatSize(sent)} of ${formatSize(size)}` : ''}${moving && count !== '' ? ' · ' : ''}${count}</span>
   </div>`
 }
 

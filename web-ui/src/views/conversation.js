@@ -17,6 +17,10 @@ import { Linkified } from '../linkify.js'
 import { conversation, has, nameOf, receiptNoteSeen, toast, writeLocal } from '../store.js'
 import { RequestBar } from './requests.js'
 import { VerifyDialog } from './contact.js'
+import { CallButtons, CallLine, useCallLines } from './call.js'
+import { withCallLines } from '../calls.js'
+import { Countdown, TimerButton, TimerLine, useExpiry } from '../components/timer.js'
+import { isTimerEvent } from '../timer.js'
 
 /** Half-written messages and replies, per conversation, kept while you look elsewhere. */
 const drafts = new Map()
@@ -30,7 +34,7 @@ export function Conversation ({ contact }) {
   const draft = draftOf(contact.sessionId)
   const conv = conversation.value
   const messages = conv.peer === contact.sessionId ? conv.messages : []
-  const hasOut = messages.some((m) => m.direction === 'out')
+  const hasOut = messages.some((m) => m.direction === 'out' && !isTimerEvent(m))
   const files = fileDraftOf(contact.sessionId)
   useAttachmentProbe()
   const drop = useFileDrop(attachmentsOffered() && contact.state !== 'blocked', (file, more) => attachFile(files, file, more))
@@ -48,6 +52,8 @@ export function Conversation ({ contact }) {
         ${contact.state === 'blocked' && html`<span class="muted">blocked</span>`}
       </div>
       <div class="row tight">
+        <${TimerButton} contact=${contact} />
+        <${CallButtons} contact=${contact} />
         <button id=${IDS.verifyButton} class=${contact.verified ? 'verified' : ''} onClick=${() => setVerifying(true)}>${contact.verified ? 'Verified ✓' : 'Verify'}</button>
         <button onClick=${() => openContact(contact.sessionId)}>Contact</button>
       </div>
@@ -69,6 +75,8 @@ function MessageList ({ contact, messages, loaded, draft }) {
   const list = useRef(null)
   const atBottom = useRef(true)
   const [deleting, setDeleting] = useState(null)
+  const calls = useCallLines(contact.sessionId)
+  useExpiry(contact.sessionId, messages)
   // Stay at the bottom as messages come, unless the user scrolled up to read.
   useLayoutEffect(() => {
     const el = list.current
@@ -76,17 +84,20 @@ function MessageList ({ contact, messages, loaded, draft }) {
   }, [messages.length, contact.sessionId])
   const items = []
   let day = null
-  for (const m of messages) {
+  for (const m of withCallLines(messages, calls)) {
     const d = dayKey(m.sentAt)
     if (d !== day) {
       day = d
       items.push(html`<div class="day" role="separator" key=${`day-${d}`}><span>${dayLabel(m.sentAt)}</span></div>`)
     }
-    items.push(html`<${Bubble} key=${m.id} m=${m} contact=${contact} draft=${draft} onDelete=${() => setDeleting(m)} />`)
+    if (m.callLine !== undefined) { items.push(html`<${CallLine} key=${m.id} line=${m.callLine} contact=${contact} />`); continue }
+    items.push(isTimerEvent(m)
+      ? html`<${TimerLine} key=${m.id} m=${m} contact=${contact} />`
+      : html`<${Bubble} key=${m.id} m=${m} contact=${contact} draft=${draft} onDelete=${() => setDeleting(m)} />`)
   }
   return html`<div class="messages" id=${IDS.messages} ref=${list} tabIndex="0" aria-label=${`Messages with ${nameOf(contact)}`}
       onScroll=${(e) => { const el = e.currentTarget; atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40 }}>
-    ${loaded && messages.length === 0 && html`<p class="placeholder">No messages yet. Say hello.</p>`}
+    ${loaded && messages.length === 0 && !(calls?.length > 0) && html`<p class="placeholder">No messages yet. Say hello.</p>`}
     ${items}
     ${deleting !== null && html`<${DeleteDialog} m=${deleting} onClose=${() => setDeleting(null)} />`}
   </div>`
@@ -113,7 +124,7 @@ function Bubble ({ m, contact, draft, onDelete }) {
     <${Attachments} m=${m} sender=${nameOf(contact)} />
     ${m.deleted && html`<div class="deleted-note">${m.direction === 'out' ? 'You deleted this message.' : 'This message was deleted.'}</div>`}
     ${m.quote && !m.deleted && html`<blockquote class="quote"><span class="quote-who">${m.quote.fromMe ? 'You' : nameOf(contact)}</span>${m.quote.text}</blockquote>`}
-    <span class="meta">${timeOf(m.sentAt)}${label && ` · ${label}`}</span>
+    <span class="meta">${timeOf(m.sentAt)}${label && ` · ${label}`}${!m.deleted && html`<${Countdown} m=${m} />`}</span>
     ${note && html`<span class="state-note">${note}</span>`}
     ${failed && has('resend') && html`<button class="link resend" onClick=${attempt(() => resend(m.peer, m.id))}>Resend</button>`}
     ${!m.deleted && html`<button class="more" aria-label="Message actions" aria-expanded=${menu ? 'true' : 'false'} onClick=${() => setMenu(!menu)}>⋯</button>`}

@@ -11,6 +11,7 @@ import { useEditable } from '../editable.js'
 import { html } from '../html.js'
 import { MAX_NAME, MIN_PASSPHRASE } from '../limits.js'
 import { has, profile, readLocal, settings, status, theme, writeLocal } from '../store.js'
+import { CallSettings } from './call-settings.js'
 
 export function Settings () {
   useEffect(() => { void loadSettings().catch(() => {}) }, [])
@@ -30,7 +31,8 @@ export function Settings () {
         <${Security} settings=${s} />
         ${has('passphrase') && html`<${PassphraseSection} />`}
         ${has('phrase') && html`<${PhraseSection} />`}
-        <${Network} settings=${s} />`}
+        <${Network} settings=${s} />
+        <${CallSettings} settings=${s} />`}
     </div>
   </section>`
 }
