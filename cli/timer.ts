@@ -110,3 +110,10 @@ export function inboxMark (m: { expiresAt?: number, timer?: TimerSetting }, now:
   }
   return ''
 }
+
+/** What `sotto groups timer` prints: the group's setting the node now holds, as a sentence. */
+export function groupTimerSentence (name: string, timer: TimerSetting): string {
+  const group = safeForTerminal(name)
+  if (timer.mode === 'off' || timer.seconds <= 0) return `Messages in ${group} no longer disappear.`
+  return `Messages in ${group} now disappear ${durationWords(timer.seconds)} after ${timer.mode === 'after-read' ? 'reading' : 'sending'}.`
+}

@@ -5,6 +5,7 @@ import { out } from '../io.js'
 import { fitToWidth, safeForTerminal } from '../terminal-text.js'
 import { groupJson, groupStanding, requireContact, requireGroup, type ContactEntry, type GroupEntry } from '../targets.js'
 import { count } from '../wording.js'
+import { GROUP_TIMER_HELP, runGroupTimer } from './groups-timer.js'
 
 /** Width of the name column in `groups list`. */
 const NAME_COLUMN = 24
@@ -22,14 +23,18 @@ sotto groups admin GROUP CONTACT [--remove]
                                       make a member an admin, or take it back (admins)
 sotto groups delete GROUP             delete the group and its messages from this node;
                                       a group you are in (or an invite) is left first
+${GROUP_TIMER_HELP}
 
 GROUP is a group's name or id; CONTACT a contact's name or a Session ID. Write to a group
 with sotto send GROUP, read it with sotto inbox.
 --json prints the group as {"id","name","members":[Session ID…],"admins":[Session ID…]}
 (list: an array of them, each with "state": member, request, removed or left).`,
-  flags: { member: 'strings', remove: 'boolean' },
-  async run ({ io, flags, positionals, dataDir }) {
+  flags: { member: 'strings', remove: 'boolean', 'after-read': 'boolean', 'after-send': 'boolean' },
+  async run (ctx) {
+    const { io, flags, positionals, dataDir } = ctx
     const [sub = 'list', ...args] = positionals
+    // Before connecting: its arguments are checked first, so a bad duration needs no running node.
+    if (sub === 'timer') return await runGroupTimer(ctx, args)
     const json = flags.json === true
     const api = await connect(dataDir)
     const groups = async (): Promise<GroupEntry[]> => (await api.get<{ groups: GroupEntry[] }>('/api/groups')).groups

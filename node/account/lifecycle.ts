@@ -337,6 +337,8 @@ export class AccountLifecycle {
         return { ops: done.ops, tables: ['att', 'blob', 'blob-early'], after: done.after }
       },
       groups: async (from, body) => groups === undefined ? { ops: [] } : await groups.applyControl(from, body),
+      // A group's disappearing messages: its record kept in step with what expired.
+      expireConversation: async (peer, rows) => await groups?.expiredOps(peer, rows),
       calls: (from, signal, via) => { void calls?.receive(from, signal, via).catch(() => {}) }
     })
     calls = new CallManager({
@@ -349,7 +351,8 @@ export class AccountLifecycle {
     })
     groups = new GroupManager({
       identity,
-      store,
+      // Group rows under a timer are sealed under short-lived keys: their file is written before each batch.
+      store: messenger.storeWithKeys,
       messenger,
       net: network.groups,
       logger: logger.forComponent('sotto:groups'),

@@ -75,6 +75,12 @@ export function groupRoutes (init: GroupRoutesInit): Route[] {
     },
     { method: 'POST', path: '/api/groups/:id/leave', handler: async (req) => ({ group: view(await withStatus(init.groups().leave(groupId(req.params.id)))) }) },
     { method: 'POST', path: '/api/groups/:id/accept', handler: async (req) => ({ group: view(await withStatus(init.groups().accept(groupId(req.params.id)))) }) },
+    {
+      // The group's disappearing-message timer (any member may change it): 400 ERR_TIMER, 409 as sending.
+      method: 'PUT',
+      path: '/api/groups/:id/timer',
+      handler: async (req) => ({ group: view(await withStatus(init.groups().setTimer(groupId(req.params.id), req.body))) })
+    },
     { method: 'POST', path: '/api/groups/:id/read', handler: async (req) => ({ group: view(await withStatus(init.groups().markRead(groupId(req.params.id)))) }) },
     {
       method: 'GET',

@@ -27,7 +27,8 @@ export interface GroupNet {
   subscribers: (topic: string) => Set<string>
   peerIdOf: (member: SessionId) => Promise<string | undefined>
   deliverDirect: (member: SessionId, data: Uint8Array) => Promise<boolean>
-  put: (mailbox: Uint8Array, envelope: Uint8Array) => Promise<number>
+  /** `ttlMs`: how long holders may keep it at most (a disappearing message's time left); default their own TTL. */
+  put: (mailbox: Uint8Array, envelope: Uint8Array, ttlMs?: number) => Promise<number>
   /** What the holders of a mailbox have for it; `answered`: how many holders answered (0: none reached). */
   fetchAll: (mailbox: Uint8Array, sign: ReturnType<typeof mailboxDay>['sign']) => Promise<{ copies: Array<{ envelope: Uint8Array, expiresAt: number }>, answered: number }>
 }
@@ -59,7 +60,8 @@ export class GroupDelivery {
       store: init.store,
       table: GROUP_OUTBOX_TABLE,
       // The entry's peer is the group id: the outbox only carries it back here.
-      transport: { deliver: async (group, bytes) => await this.attempt(group, bytes) },
+      // ttlMs: an after-send message's time left (the entry's expiresAt, outbox.ts).
+      transport: { deliver: async (group, bytes, options) => await this.attempt(group, bytes, options?.ttlMs) },
       logger: init.logger,
       now: init.now,
       onSettled: async (entry, result) => { await this.init.onState(entry.peer, entry.id, ...settledState(result)) },
@@ -81,22 +83,22 @@ export class GroupDelivery {
   /** The writes that drop every queued message of a group (we left it, or were removed). */
   async dropOps (group: string): Promise<StoreOp[]> { return await this.outbox.dropAllOps(group as SessionId) }
 
-  private async attempt (group: string, bytes: Uint8Array): Promise<DeliveryResult> {
+  private async attempt (group: string, bytes: Uint8Array, ttlMs?: number): Promise<DeliveryResult> {
     const r = await this.init.groups.get(group)
     // No longer a member: nobody is left to send it to. REFUSED ends the entry (failed).
     if (r === undefined || r.local !== 'accepted') return { ok: false, error: 'REFUSED' }
-    const fan = await this.fanOut(r, bytes)
+    const fan = await this.fanOut(r, bytes, ttlMs)
     this.lastFanOut = fan
     const live = fan.gossip + fan.direct > 0
     if (fan.mailboxes > 0) {
-      return { ok: true, via: live ? 'direct' : 'mailbox', mailboxes: fan.mailboxes, expiresAt: this.init.now() + GROUP_MAILBOX_TTL_MS }
+      return { ok: true, via: live ? 'direct' : 'mailbox', mailboxes: fan.mailboxes, expiresAt: this.init.now() + Math.min(ttlMs ?? GROUP_MAILBOX_TTL_MS, GROUP_MAILBOX_TTL_MS) }
     }
     if (fan.missed === 0) return { ok: true, via: 'direct' }
     return { ok: false, error: 'UNREACHABLE' }
   }
 
   /** Gossip to the topic's mesh; a direct copy to members not seen subscribed; a sealed copy in today's group mailbox. */
-  private async fanOut (r: NonNullable<Awaited<ReturnType<GroupStore['get']>>>, bytes: Uint8Array): Promise<FanOut> {
+  private async fanOut (r: NonNullable<Awaited<ReturnType<GroupStore['get']>>>, bytes: Uint8Array, ttlMs?: number): Promise<FanOut> {
     const { net } = this.init
     const members = stateOf(r).members.filter((m) => m !== this.init.self)
     const secret = currentSecret(r)
@@ -104,7 +106,7 @@ export class GroupDelivery {
     const topic = topicFor(secret)
     const day = mailboxDay(secret, dayOf(this.init.now()), this.init.now)
     const gossip = net.publish(topic, bytes)
-    const mailbox = net.put(day.mailbox, sealForMailbox(day.envelopeKey, bytes)).catch(() => 0)
+    const mailbox = net.put(day.mailbox, sealForMailbox(day.envelopeKey, bytes), ttlMs).catch(() => 0)
     const subscribed = net.subscribers(topic)
     const peers = await Promise.all(members.map(async (m) => await net.peerIdOf(m).catch(() => undefined)))
     const direct = Promise.all(members.map(async (m, i) => {

@@ -11,7 +11,11 @@ import { previewOf } from '../messaging/contacts.js'
 import type { Message } from '../messaging/message-log.js'
 import type { Messenger } from '../messaging/messenger.js'
 import { Mutex } from '../messaging/mutex.js'
-import { decodePayload } from '../messaging/payload.js'
+import { decodePayload, type TextPayload, type TimerPayload } from '../messaging/payload.js'
+import { GUARD_KEEP_MS, timerRowId } from '../messaging/incoming.js'
+import { messageTimerOf, TIMER_OFF } from '../messaging/timer.js'
+import type { StoreOp } from '../store/types.js'
+import { memberChange, receivedExpiry, type MemberChange } from './group-timer.js'
 import type { SecureStore } from '../store/types.js'
 import { CATCH_UP_MAX_MS, MAX_PENDING_PER_GROUP, PENDING_MAX_AGE_MS } from './constants.js'
 import { GroupError } from './errors.js'
@@ -25,8 +29,8 @@ export interface GroupIntakeInit {
   self: SessionId
   store: SecureStore
   groups: GroupStore
-  /** Its lock (every write shares it) and its message log. */
-  messenger: Pick<Messenger, 'locked' | 'log'>
+  /** Its lock (every write shares it), its message log, and for disappearing messages its expiry index, key-flushing store and sweep. */
+  messenger: Pick<Messenger, 'locked' | 'log' | 'expiry' | 'storeWithKeys' | 'wakeExpiry'>
   logger: ComponentLogger
   now: () => number
   /** A new message was stored, with the group record it updated. */
@@ -88,28 +92,23 @@ export class GroupIntake {
         if (fresh === undefined || k === undefined) throw new GroupError('ERR_GROUP_KEY', 'the sender key went away')
         const step = receivingKey(loadSenderKey(k), header.iteration)
         const payload = decodePayload(decryptGroupMessage(groupId, step.seed, bytes))
-        if (payload.t !== 'text') throw new GroupError('ERR_PAYLOAD', 'a group message carries a text')
+        if (payload.t !== 'text' && payload.t !== 'timer') throw new GroupError('ERR_PAYLOAD', 'a group message carries a text or a timer change')
         const keyOp = this.groups.updatedKeyOp(owner.group, owner.member, fresh, step.next)
         const log = this.init.messenger.log
-        if (await log.known(owner.group as SessionId, payload.id)) {
+        if (payload.t === 'text' && await log.known(owner.group as SessionId, payload.id)) {
           await this.init.store.batch([keyOp])
           return undefined
         }
         const latest = await this.groups.get(owner.group)
         if (latest === undefined) throw new GroupError('ERR_UNKNOWN_GROUP', 'no such group')
-        const now = this.init.now()
-        const { message, ops } = await log.prepareAppend({
-          id: payload.id, peer: owner.group as SessionId, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', group: owner.group, from: owner.member,
-          // Files it carries are fetched from the author's node (account/lifecycle.ts).
-          ...(payload.attachments === undefined ? {} : { attachments: payload.attachments })
-        })
-        const next: GroupRecord = { ...latest, unread: latest.unread + 1, lastMessageAt: now, lastMessage: previewOf(message) }
-        await this.init.store.batch([keyOp, ...ops, this.groups.putOp(next)])
-        log.committed(message)
-        return { message, record: next }
+        if (payload.t === 'timer') return await this.timerChange(latest, owner.member, payload, keyOp)
+        return await this.text(latest, owner.member, payload, keyOp)
       })
       if (done === undefined) return 'duplicate'
-      this.init.onMessage(done.message, done.record)
+      for (const m of done.messages) {
+        if (m.expiresAt !== undefined) this.init.messenger.wakeExpiry(m.expiresAt)
+        this.init.onMessage(m, done.record)
+      }
       return 'accepted'
     } catch (err) {
       const code = (err as GroupError).code
@@ -117,6 +116,68 @@ export class GroupIntake {
       this.init.logger.info('refused a group message', { code: code ?? 'ERR_INTERNAL' })
       return 'rejected'
     }
+  }
+
+  /**
+   * A member's timer change (its own group message): applied when it wins over the group's
+   * setting here (group-timer.ts), with a row; a losing or repeated change only moves the chain.
+   */
+  private async timerChange (latest: GroupRecord, from: SessionId, payload: TimerPayload, keyOp: StoreOp): Promise<{ messages: Message[], record: GroupRecord }> {
+    const applied = await this.applyChange(latest, from, payload, false)
+    await this.init.store.batch([keyOp, ...applied.ops])
+    if (applied.row !== undefined) this.init.messenger.log.committed(applied.row)
+    return { messages: applied.row === undefined ? [] : [applied.row], record: applied.record }
+  }
+
+  /** The setting and row a change makes (none when it does not apply), as writes for the caller's batch. */
+  private async applyChange (latest: GroupRecord, from: SessionId, change: MemberChange, fromText: boolean): Promise<{ record: GroupRecord, row?: Message, ops: StoreOp[] }> {
+    const decided = memberChange(latest.timer, change, from, fromText)
+    if (decided === undefined) return { record: latest, ops: [] }
+    const record: GroupRecord = { ...latest, timer: decided.setting }
+    if (!decided.row) return { record, ops: [this.groups.putOp(record)] }
+    const s = decided.setting
+    const { message: row, ops } = await this.init.messenger.log.prepareAppend({
+      id: timerRowId(from, s), peer: latest.id as SessionId, direction: 'in', text: '', sentAt: s.changedAt, receivedAt: this.init.now(), state: 'read', group: latest.id, from,
+      event: { type: 'timer', mode: s.mode, seconds: s.seconds }
+    })
+    return { record, row, ops: [...ops, this.groups.putOp(record)] }
+  }
+
+  /**
+   * A member's text, maybe under the group's timer: a newer setting it carries is applied
+   * first (its row before the text); one whose time was over before it came (this member was
+   * offline longer than the timer) moves the chain and leaves a guard, and is never stored.
+   */
+  private async text (latest: GroupRecord, from: SessionId, payload: TextPayload, keyOp: StoreOp): Promise<{ messages: Message[], record: GroupRecord }> {
+    const log = this.init.messenger.log
+    const group = latest.id as SessionId
+    const now = this.init.now()
+    const setting = payload.timer === undefined ? undefined : await this.applyChange(latest, from, { ...payload.timer, changedAt: payload.sentAt }, true)
+    const base = setting?.record ?? latest
+    const timer = payload.timer === undefined ? undefined : messageTimerOf({ ...TIMER_OFF, ...payload.timer })
+    const expiresAt = receivedExpiry(timer, payload.sentAt, now)
+    if (expiresAt !== undefined && expiresAt <= now) {
+      await this.init.store.batch([keyOp, log.goneOp(group, payload.id, now + GUARD_KEEP_MS), ...(setting?.ops ?? [])])
+      if (setting?.row !== undefined) log.committed(setting.row)
+      return { messages: setting?.row === undefined ? [] : [setting.row], record: base }
+    }
+    const { message, ops } = await log.prepareAppend({
+      id: payload.id, peer: group, direction: 'in', text: payload.text, sentAt: payload.sentAt, receivedAt: now, state: 'received', group: latest.id, from,
+      // Files it carries are fetched from the author's node (account/lifecycle.ts).
+      ...(payload.attachments === undefined ? {} : { attachments: payload.attachments }),
+      ...(timer === undefined ? {} : { timer, timerVersion: payload.timer?.version }),
+      ...(expiresAt === undefined ? {} : { expiresAt })
+    }, { after: setting?.row })
+    if (expiresAt !== undefined) ops.push(this.init.messenger.expiry.expireOp(group, message.id, expiresAt))
+    else if (timer !== undefined) ops.push(this.init.messenger.expiry.waitOp(group, message.id))
+    const next: GroupRecord = { ...base, unread: base.unread + 1, lastMessageAt: now, lastMessage: previewOf(message) }
+    // The setting's own record write is replaced by the one below (the same record, moved on).
+    const settingOps = (setting?.ops ?? []).filter((op) => op.key[0] !== 'group')
+    // Its row may be sealed under a new short-lived key: the key file is written first.
+    await this.init.messenger.storeWithKeys.batch([keyOp, ...settingOps, ...ops, this.groups.putOp(next)])
+    if (setting?.row !== undefined) log.committed(setting.row)
+    log.committed(message)
+    return { messages: setting?.row === undefined ? [message] : [setting.row, message], record: next }
   }
 
   private async keepPending (bucket: string, bytes: Uint8Array, live: boolean): Promise<GroupVerdict> {

@@ -13,7 +13,9 @@ import { randomBytes } from 'node:crypto'
 import type { IdentityKeys } from '../identity/keys.js'
 import { parseSessionId, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger } from '../log.js'
-import { cleanName, previewOf, type LastMessage } from '../messaging/contacts.js'
+import { cleanName, PREVIEW_LENGTH, previewOf, type LastMessage } from '../messaging/contacts.js'
+import { timerRowId } from '../messaging/incoming.js'
+import { messageTimerOf, ownChange, parseTimerChange, TIMER_OFF, type TimerSetting } from '../messaging/timer.js'
 import type { Message, MessageState, StateExtra } from '../messaging/message-log.js'
 import type { Messenger } from '../messaging/messenger.js'
 import type { MessengerEvent } from '../messaging/ports.js'
@@ -25,7 +27,8 @@ import { DAY_MS, GROUP_SECRET_RETENTION_MS, MAX_GROUP_MEMBERS, MAX_GROUPS, MAX_S
 import { decodeControl, encodeKeyControl, encodeStateControl } from './control.js'
 import { GroupError } from './errors.js'
 import { GroupCollector } from './group-collector.js'
-import { GroupDelivery, type GroupNet } from './group-delivery.js'
+import { GROUP_OUTBOX_TABLE, GroupDelivery, type GroupNet } from './group-delivery.js'
+import { sentExpiry, startClock } from './group-timer.js'
 import { GroupIntake, type GroupVerdict } from './group-intake.js'
 import { topicFor } from './group-mailbox.js'
 import { authorised, decodeState, encodeState, leaveAdmins, nextState, signState, stateHash, wins, type GroupState } from './group-state.js'
@@ -48,6 +51,8 @@ export interface GroupView {
   unread: number
   lastMessage?: LastMessage
   lastMessageAt?: number
+  /** The group's disappearing-message timer, in the shape of a contact's (off while never set). */
+  timer: TimerSetting
 }
 
 export type GroupEvent =
@@ -156,11 +161,19 @@ export class GroupManager {
   // ---- views ----
 
   async list (): Promise<GroupView[]> {
-    return (await this.groups.list()).map((r) => this.view(r)).sort((a, b) => (b.lastMessageAt ?? 0) - (a.lastMessageAt ?? 0))
+    const all = await Promise.all((await this.groups.list()).map(async (r) => await this.withText(r)))
+    return all.map((r) => this.view(r)).sort((a, b) => (b.lastMessageAt ?? 0) - (a.lastMessageAt ?? 0))
   }
 
   async get (id: string): Promise<GroupView> {
-    return this.view(await this.record(id))
+    return this.view(await this.withText(await this.record(id)))
+  }
+
+  /** A stored record with the text of a disappearing last message read from its row (group-store.ts putOp). */
+  private async withText (r: GroupRecord): Promise<GroupRecord> {
+    if (r.lastMessage?.timed !== true) return r
+    const m = await this.init.messenger.log.find(r.id as SessionId, r.lastMessage.id)
+    return { ...r, lastMessage: { ...r.lastMessage, text: m?.text.slice(0, PREVIEW_LENGTH) ?? '' } }
   }
 
   view (r: GroupRecord): GroupView {
@@ -175,7 +188,8 @@ export class GroupManager {
       ...(r.local === 'removed' || r.local === 'left' ? { removed: true as const } : {}),
       ...(r.local === 'left' ? { left: true as const } : {}),
       unread: r.unread,
-      ...(r.lastMessage === undefined ? {} : { lastMessage: r.lastMessage, lastMessageAt: r.lastMessageAt })
+      ...(r.lastMessage === undefined ? {} : { lastMessage: r.lastMessage, lastMessageAt: r.lastMessageAt }),
+      timer: r.timer ?? { ...TIMER_OFF }
     }
   }
 
@@ -285,7 +299,7 @@ export class GroupManager {
       return [this.groups.putOp(done), ...this.ownKeyOps(r.id, own), ...drop]
     })
     this.subscribeTo(done)
-    return this.changed(done)
+    return await this.changedWithText(done)
   }
 
   /** Leaving: a state without us, signed by us (allowed for one's own leave); our keys go. */
@@ -316,6 +330,8 @@ export class GroupManager {
         this.groups.pendingOp(id, []),
         ...await this.dropAllKeysOps(id, cur.members),
         ...await this.init.messenger.log.prepareRemoveConversation(id as SessionId),
+        // Unread after-read messages no longer wait (their rows go with the conversation).
+        ...await this.init.messenger.expiry.dropPeerOps(id as SessionId),
         ...queued
       ])
       this.init.messenger.log.removed(id as SessionId)
@@ -342,7 +358,7 @@ export class GroupManager {
       })
     }
     this.unsubscribe(r.id)
-    return this.changed(done)
+    return await this.changedWithText(done)
   }
 
   /** Accepts an invite from someone who is not an accepted contact: our sender key goes out now. */
@@ -357,22 +373,100 @@ export class GroupManager {
       return [this.groups.putOp(done), ...this.ownKeyOps(id, own)]
     })
     this.subscribeTo(done)
-    return this.changed(done)
+    return await this.changedWithText(done)
   }
 
   async markRead (id: string): Promise<GroupView> {
     const done = await this.init.messenger.locked(async () => {
       const r = await this.record(id)
       const ops: StoreOp[] = []
+      const started: number[] = []
+      const now = this.init.now()
       for (const mid of await this.init.messenger.log.idsWith(id as SessionId, 'in', 'received')) {
         const p = await this.init.messenger.log.prepareState(id as SessionId, mid, 'read', 'in')
-        if (p !== undefined) ops.push(p.op)
+        if (p === undefined) continue
+        // Burn-on-read: an after-read message's clock starts at this member's first reading.
+        const clock = startClock(this.init.messenger.log, this.init.messenger.expiry, p.message, now)
+        ops.push(...(clock?.ops ?? [p.op]))
+        if (clock?.message.expiresAt !== undefined) started.push(clock.message.expiresAt)
       }
       const next = { ...r, unread: 0 }
-      await this.init.store.batch([...ops, this.groups.putOp(next)])
-      return next
+      await this.init.messenger.storeWithKeys.batch([...ops, this.groups.putOp(next)])
+      return { next, started }
     })
-    return this.changed(done)
+    for (const at of done.started) this.init.messenger.wakeExpiry(at)
+    return await this.changedWithText(done.next)
+  }
+
+  // ---- disappearing messages ----
+
+  /**
+   * Changes the group's timer (docs/GROUPS.md §5.2): any member may, as any member may write.
+   * The change is a group message (the 1:1 `timer` payload) under our sender key, recorded
+   * with its row, the chain step and its queue entry in one batch, and goes out as a text does
+   * (gossip, direct copies, the day's mailbox). The same setting again changes nothing.
+   * `change` is checked here: MessagingError ERR_TIMER.
+   */
+  async setTimer (id: string, change: unknown): Promise<GroupView> {
+    const wanted = parseTimerChange(change)
+    const r = await this.member(id)
+    await this.freshKey(r.id)
+    const groupId = new Uint8Array(Buffer.from(r.id, 'hex'))
+    const done = await this.init.messenger.locked(async () => {
+      const key = await this.groups.ownKey(r.id)
+      const latest = await this.record(r.id)
+      if (key === undefined || latest.local !== 'accepted') throw new GroupError('ERR_NOT_MEMBER', 'you are no longer a member of this group')
+      const current = latest.timer ?? TIMER_OFF
+      if (current.mode === wanted.mode && current.seconds === wanted.seconds) return { record: latest, row: undefined, entry: undefined }
+      const next = ownChange(current, wanted, this.self, this.init.now())
+      const step = nextSendingKey(key)
+      const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'timer', mode: next.mode, seconds: next.seconds, version: next.version, changedAt: next.changedAt }))
+      const { message: row, ops } = await this.init.messenger.log.prepareAppend({
+        id: timerRowId(this.self, next), peer: r.id as SessionId, direction: 'out', text: '', sentAt: next.changedAt, state: 'delivered', group: r.id, from: this.self,
+        event: { type: 'timer', mode: next.mode, seconds: next.seconds }
+      })
+      const record: GroupRecord = { ...latest, timer: next }
+      // The queue entry has its own id: the row shows the change, not a delivery state.
+      const entry = this.delivery.entry(r.id, randomBytes(16).toString('hex'), bytes)
+      await this.init.store.batch([this.groups.ownKeyOp(r.id, step.next), ...ops, this.groups.putOp(record), this.delivery.queueOp(entry)])
+      this.init.messenger.log.committed(row)
+      return { record, row, entry }
+    })
+    if (done.row === undefined || done.entry === undefined) return this.view(await this.withText(done.record))
+    this.emit({ type: 'message', message: done.row })
+    const view = await this.changedWithText(done.record)
+    await this.delivery.outbox.attempt(done.entry)
+    return view
+  }
+
+  /**
+   * Disappearing messages of a group expired (Messenger.expireDue, under its lock): the
+   * record's unread count and last message in step, and their queued copies cancelled (a copy
+   * not sent yet is never sent). Undefined for a conversation that is not a group's.
+   */
+  async expiredOps (peer: SessionId, rows: Array<{ id: string, message?: Message }>): Promise<{ ops: StoreOp[], tables: string[], after: () => void } | undefined> {
+    const r = await this.groups.get(peer)
+    if (r === undefined) return undefined
+    const gone = new Set(rows.map((x) => x.id))
+    const unreadGone = rows.filter((x) => x.message?.direction === 'in' && x.message.state === 'received' && x.message.event === undefined).length
+    let next: GroupRecord = { ...r, unread: Math.max(0, r.unread - unreadGone) }
+    if (r.lastMessage !== undefined && gone.has(r.lastMessage.id)) {
+      const latest = await this.init.messenger.log.latest(peer, gone)
+      next = { ...next, lastMessage: latest === undefined ? undefined : previewOf(latest) }
+      if (next.lastMessage === undefined) delete next.lastMessage
+    }
+    const final = next
+    return {
+      ops: [this.groups.putOp(final), ...[...gone].map((id) => this.delivery.outbox.dropOp(id))],
+      tables: [GROUP_OUTBOX_TABLE],
+      after: () => { void this.changedWithText(final).catch(() => {}) }
+    }
+  }
+
+  /** Our sender key is rotated first when it is too old or has sent too many (SENDER_KEY_MAX_*). */
+  private async freshKey (id: string): Promise<void> {
+    const own = await this.groups.ownKey(id)
+    if (own === undefined || this.init.now() - own.createdAt > SENDER_KEY_MAX_AGE_MS || own.sent >= SENDER_KEY_MAX_MESSAGES) await this.rotate(id)
   }
 
   // ---- sending ----
@@ -399,16 +493,32 @@ export class GroupManager {
       const latest = await this.record(r.id)
       if (key === undefined || latest.local !== 'accepted') throw new GroupError('ERR_NOT_MEMBER', 'you are no longer a member of this group')
       const step = nextSendingKey(key)
-      const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'text', id, sentAt, text, ...(files === undefined ? {} : { attachments: files }) }))
-      const { message, ops } = await this.init.messenger.log.prepareAppend({ id, peer: r.id as SessionId, direction: 'out', text, sentAt, state: 'sending', group: r.id, from: this.self, ...(files === undefined ? {} : { attachments: files }) })
+      // Sent under the group's timer as it is now; "off" too once set, so a member behind catches up.
+      const setting = latest.timer ?? TIMER_OFF
+      const timer = messageTimerOf(setting)
+      const expiresAt = sentExpiry(timer, sentAt)
+      const carried = setting.version > 0 ? { timer: { mode: setting.mode, seconds: setting.seconds, version: setting.version } } : {}
+      const bytes = encodeGroupMessage(groupId, key, step.iteration, step.seed, encodePayload({ v: 1, t: 'text', id, sentAt, text, ...(files === undefined ? {} : { attachments: files }), ...carried }))
+      const { message, ops } = await this.init.messenger.log.prepareAppend({
+        id, peer: r.id as SessionId, direction: 'out', text, sentAt, state: 'sending', group: r.id, from: this.self, ...(files === undefined ? {} : { attachments: files }),
+        ...(setting.version > 0 ? { timerVersion: setting.version } : {}),
+        ...(timer === undefined ? {} : { timer }),
+        ...(expiresAt === undefined ? {} : { expiresAt })
+      })
+      if (expiresAt !== undefined) ops.push(this.init.messenger.expiry.expireOp(r.id as SessionId, id, expiresAt))
       const next: GroupRecord = { ...latest, lastMessageAt: sentAt, lastMessage: previewOf(message) }
-      const entry = this.delivery.entry(r.id, id, bytes)
+      // An after-send message's mailbox copy asks for no more than its time left (outbox.ts
+      // passes it as ttlMs); an after-read one keeps the normal TTL: its clock starts at each
+      // member's reading, which may be long after.
+      const plain = this.delivery.entry(r.id, id, bytes)
+      const entry = timer?.mode === 'after-send' && expiresAt !== undefined ? { ...plain, expiresAt } : plain
       // The chain moves on in the same batch as the message (a key is never used twice, R10),
       // and the message is queued in it too: it is never shown as sent without going out.
-      await this.init.store.batch([this.groups.ownKeyOp(r.id, step.next), ...ops, this.groups.putOp(next), this.delivery.queueOp(entry)])
+      await this.init.messenger.storeWithKeys.batch([this.groups.ownKeyOp(r.id, step.next), ...ops, this.groups.putOp(next), this.delivery.queueOp(entry)])
       this.init.messenger.log.committed(message)
       return { message, entry, record: next }
     })
+    if (done.message.expiresAt !== undefined) this.init.messenger.wakeExpiry(done.message.expiresAt)
     this.emit({ type: 'message', message: done.message })
     this.changed(done.record)
     await this.delivery.outbox.attempt(done.entry)
@@ -531,7 +641,7 @@ export class GroupManager {
     if (!s.members.includes(this.self)) {
       next = { ...next, local: s.author === this.self ? 'left' : 'removed' }
       ops.push(this.groups.putOp(next), ...await this.dropAllKeysOps(s.id, cur.members))
-      return { ops, after: () => { this.unsubscribe(s.id); this.changed(next) } }
+      return { ops, after: () => { this.unsubscribe(s.id); void this.changedWithText(next).catch(() => {}) } }
     }
     for (const m of removed) ops.push(...await this.groups.dropMemberKeysOps(s.id, m))
     ops.push(this.groups.putOp(next), ...await keyOps())
@@ -542,7 +652,7 @@ export class GroupManager {
       ops,
       after: () => {
         this.subscribeTo(final)
-        this.changed(final)
+        void this.changedWithText(final).catch(() => {})
         if (final.local !== 'accepted') return
         void (async () => {
           // A removal or leave: every remaining member rotates; the author sent its new key with the state.
@@ -659,6 +769,11 @@ export class GroupManager {
     const topic = this.topics.get(id)
     if (topic !== undefined) this.init.net.unsubscribe(topic)
     this.topics.delete(id)
+  }
+
+  /** As changed(), for a record read from the store: a disappearing last message's text (kept out of it) read from its row first. */
+  private async changedWithText (r: GroupRecord): Promise<GroupView> {
+    return this.changed(await this.withText(r))
   }
 
   private changed (r: GroupRecord): GroupView {

@@ -6,6 +6,7 @@
  */
 import type { SessionId } from '../identity/session-id.js'
 import type { LastMessage } from '../messaging/contacts.js'
+import type { TimerSetting } from '../messaging/timer.js'
 import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { SecureStore, StoreOp } from '../store/types.js'
 import { MAX_OLD_SENDER_KEYS, MAX_PENDING_PER_GROUP } from './constants.js'
@@ -33,6 +34,8 @@ export interface GroupRecord {
   collectedDay?: number
   /** The change of ours that lost to a concurrent one, to be made again on the winner (G5). */
   retry?: { remove?: SessionId, add?: SessionId }
+  /** The group's disappearing-message timer (group-timer.ts); off while never set. */
+  timer?: TimerSetting
 }
 
 export interface MemberKeys { current: StoredSenderKey, old: StoredSenderKey[] }
@@ -66,7 +69,14 @@ export class GroupStore {
     return out
   }
 
-  putOp (r: GroupRecord): StoreOp { return { type: 'put', key: ['group', r.id], value: jsonValue(r) } }
+  /**
+   * The write that stores a group. The text of a disappearing last message stays out of it
+   * (the record has no short-lived key): it is read from the message's own row (LastMessage.timed).
+   */
+  putOp (r: GroupRecord): StoreOp {
+    const stored = r.lastMessage?.timed === true ? { ...r, lastMessage: { ...r.lastMessage, text: '' } } : r
+    return { type: 'put', key: ['group', r.id], value: jsonValue(stored) }
+  }
 
   async ownKey (id: string): Promise<SenderKey | undefined> {
     const s = await getJson<StoredSenderKey>(this.store, ['group-own-key', id])

@@ -75,6 +75,12 @@ export interface MessengerInit {
    * came (a mailbox copy is stale by design); without it, it is ignored.
    */
   calls?: (from: SessionId, call: CallSignal, via: 'direct' | 'mailbox') => void
+  /**
+   * Expired messages of a conversation that is no contact's (a group's, node/groups): the
+   * writes that keep its record in step (unread, last message, queued copies), the tables
+   * they touch, and what to tell once committed. Called under the lock, inside the sweep.
+   */
+  expireConversation?: (peer: SessionId, rows: Array<{ id: string, message?: Message }>) => Promise<{ ops: StoreOp[], tables: string[], after?: () => void } | undefined>
 }
 
 export interface SendOptions {
@@ -157,6 +163,20 @@ export class Messenger {
    */
   async locked<T> (fn: () => Promise<T>): Promise<T> {
     return await this.lock.run(fn)
+  }
+
+  /**
+   * The account store as the message log needs it: every batch writes the short-lived key
+   * file first, so a row sealed under a new key is never committed before its key (group
+   * rows under a timer are written by node/groups with this store).
+   */
+  get storeWithKeys (): SecureStore {
+    return this.store
+  }
+
+  /** A message written outside the messenger (a group's) expires at `at`: the sweep runs by then. */
+  wakeExpiry (at: number): void {
+    this.scheduler.wake(at)
   }
 
   /**
@@ -354,10 +374,16 @@ export class Messenger {
           byPeer.set(e.peer, [...(byPeer.get(e.peer) ?? []), row])
         }
         const contacts: Contact[] = []
+        const others: Array<{ ops: StoreOp[], tables: string[], after?: () => void }> = []
         for (const [peer, rows] of byPeer) {
           ops.push(...await this.log.prepareExpire(peer, rows, now + GUARD_KEEP_MS))
           const contact = await this.contacts.get(peer)
-          if (contact === undefined) continue
+          if (contact === undefined) {
+            // A group's conversation: its record is the group layer's to keep in step.
+            const other = await this.init.expireConversation?.(peer, rows)
+            if (other !== undefined) { ops.push(...other.ops); others.push(other) }
+            continue
+          }
           const gone = new Set(rows.map((r) => r.id))
           const unreadGone = rows.filter((r) => r.message?.direction === 'in' && r.message.state === 'received').length
           let updated = currentContact({ ...contact, unread: Math.max(0, contact.unread - unreadGone) })
@@ -370,7 +396,12 @@ export class Messenger {
           contacts.push(updated)
         }
         const messages = [...byPeer.values()].flat().flatMap((r) => r.message === undefined ? [] : [r.message])
-        const extras = await this.init.expireExtras?.(messages.filter((m) => m.attachments !== undefined)) ?? { ops: [], tables: [] }
+        const files = await this.init.expireExtras?.(messages.filter((m) => m.attachments !== undefined)) ?? { ops: [], tables: [] }
+        const extras = {
+          ops: files.ops,
+          tables: [...files.tables, ...others.flatMap((o) => o.tables)],
+          after: () => { for (const f of [files.after, ...others.map((o) => o.after)]) { try { f?.() } catch { /* each follow-up is its owner's */ } } }
+        }
         // A row written and deleted while both are still in LevelDB's memtable would be flushed,
         // value and tombstone together, into a bottom-level table that the compaction after the
         // delete does not rewrite (measured, test/disappearing/leveldb-leftovers.test.ts); so the

@@ -106,19 +106,21 @@ export class GroupTransport {
    * Puts a sealed copy in the mailbox peers closest to `mailbox`; how many took it. Every
    * message of a group's day goes to the same mailbox: the peers that took the last copy get
    * the next one without a new DHT walk, as long as they all take it (GROUP_HOLDERS_CACHE_MS).
+   * `ttlMs`: how long each may keep it at most (a disappearing message's time left).
    */
-  async put (mailbox: Uint8Array, envelope: Uint8Array): Promise<number> {
+  async put (mailbox: Uint8Array, envelope: Uint8Array, ttlMs: number = DEFAULT_TTL_MS): Promise<number> {
+    const ttl = Math.min(ttlMs, DEFAULT_TTL_MS)
     const key = Buffer.from(mailbox).toString('hex')
     const cached = this.holders.get(key)
     if (cached !== undefined && Date.now() - cached.at < GROUP_HOLDERS_CACHE_MS) {
-      const results = await Promise.all(cached.peers.map(async (p) => await putEnvelope(this.init.libp2p, p, mailbox, envelope, DEFAULT_TTL_MS)))
+      const results = await Promise.all(cached.peers.map(async (p) => await putEnvelope(this.init.libp2p, p, mailbox, envelope, ttl)))
       const took = results.filter((r) => r.ok).length
       if (took === cached.peers.length) return took
       // One went away or refused: look the holders up again (the copies already placed stay).
       this.holders.delete(key)
       if (took > 0) return took
     }
-    const placed = await putInMailboxes(this.init.libp2p, mailbox, envelope)
+    const placed = await putInMailboxes(this.init.libp2p, mailbox, envelope, undefined, ttl)
     if (placed.holders.length > 0) {
       if (this.holders.size >= MAX_CACHED_HOLDERS) this.holders.delete(this.holders.keys().next().value as string)
       this.holders.set(key, { peers: placed.holders, at: Date.now() })

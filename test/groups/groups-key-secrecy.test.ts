@@ -30,7 +30,8 @@ function tap (n: TestNode, name: string): void {
   const net = (n.node.groups() as any).init.net
   for (const method of ['publish', 'deliverDirect', 'put']) {
     const original = net[method].bind(net)
-    net[method] = async (...args: any[]) => { captured.push({ where: `${name} ${method}`, bytes: args[args.length - 1] }); return await original(...args) }
+    // The bytes are the last argument, but for put (mailbox, envelope, ttlMs?) the second.
+    net[method] = async (...args: any[]) => { captured.push({ where: `${name} ${method}`, bytes: method === 'put' ? args[1] : args[args.length - 1] }); return await original(...args) }
   }
   net.init.libp2p.services.pubsub.addEventListener('message', (e: CustomEvent<{ data: Uint8Array }>) => { captured.push({ where: `${name} gossip in`, bytes: e.detail.data }) })
   const messenger = n.node.controller.messenger() as any

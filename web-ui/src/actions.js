@@ -309,8 +309,10 @@ export function openGroup (id) {
 
 export async function loadGroupConversation (id) {
   if (conversation.value.peer !== id) conversation.value = { peer: id, messages: [], loaded: false }
-  const { messages } = await api('GET', `/api/groups/${id}/messages?limit=200`)
+  const answer = await api('GET', `/api/groups/${id}/messages?limit=200`)
   if (conversation.value.peer !== id) return
+  // A disappearing message whose time is up is not shown, even before the node deleted it.
+  const messages = answer.messages.filter((m) => !isExpired(m.id) && !(typeof m.expiresAt === 'number' && m.expiresAt <= Date.now()))
   const byId = new Map(conversation.value.messages.map((m) => [m.id, m]))
   conversation.value = { peer: id, messages: messages.map((m) => mergeLoaded(m, byId.get(m.id))), loaded: true }
   for (const m of byId.values()) if (!messages.some((x) => x.id === m.id)) putMessage(m)
@@ -326,7 +328,30 @@ export async function markGroupRead (id) {
   try {
     const { group } = await api('POST', `/api/groups/${id}/read`)
     putGroup({ ...group, unread: 0 })
+    // Burn-on-read: reading started the clocks; their ends (expiresAt) are read from the node.
+    if (conversation.value.peer === id && conversation.value.messages.some((m) => m.direction === 'in' && m.timer?.mode === 'after-read' && m.expiresAt === undefined)) {
+      void refreshGroupExpiries(id).catch(() => {})
+    }
   } catch { /* the badge stays; the next open tries again */ }
+}
+
+/** Takes the clocks (expiresAt) the node started for the open group's messages. */
+async function refreshGroupExpiries (id) {
+  const { messages } = await api('GET', `/api/groups/${id}/messages?limit=200`)
+  const shown = new Set(conversation.value.peer === id ? conversation.value.messages.map((m) => m.id) : [])
+  for (const m of messages) if (typeof m.expiresAt === 'number' && shown.has(m.id)) putMessage({ id: m.id, peer: id, expiresAt: m.expiresAt })
+}
+
+/**
+ * Sets a group's disappearing-messages timer ({ mode, seconds }); any member may. The node
+ * sends the change to the members; the line it leaves comes as a `message` event, and the
+ * conversation is read again too.
+ */
+export async function setGroupTimer (id, setting) {
+  const { group } = await api('PUT', `/api/groups/${id}/timer`, setting, { feature: 'group-timer' })
+  putGroup({ ...groups.value.get(id), ...group })
+  if (conversation.value.peer === id) void loadGroupConversation(id).catch(() => {})
+  return group
 }
 
 export async function createGroup (name, members) {

@@ -79,6 +79,7 @@ function onTimerChange (m) {
 
 /** A group message: the group's preview (with who wrote it), the open view, the live region. */
 function onGroupMessage (m) {
+  if (isTimerEvent(m)) { onGroupTimerChange(m); return }
   const g = groups.value.get(m.group)
   if (g !== undefined && (g.lastMessage === undefined || (g.lastMessage.sentAt ?? 0) <= m.sentAt)) {
     // The unread count comes with the `group` event that follows.
@@ -93,6 +94,17 @@ function onGroupMessage (m) {
   const where = g?.name ?? 'a group'
   announcement.value = `New message in ${where} from ${who}: ${summary(m).slice(0, 140)}`
   notify(`${who} in ${where}`, open)
+}
+
+/**
+ * A group's timer change (any member's): a line in the open group, and said in the live
+ * region when another member made it. Not a message: no preview, nothing unread, no notification.
+ */
+function onGroupTimerChange (m) {
+  if (conversation.value.peer === m.group) putMessage(m)
+  if (m.direction !== 'in') return
+  const where = groups.value.get(m.group)?.name ?? 'a group'
+  announcement.value = `${timerChangeText(m.event, typeof m.from === 'string' ? memberName(m.from) : 'Someone')} in ${where}.`
 }
 
 /** A group changed (created, joined, members, removed, left, read elsewhere). */

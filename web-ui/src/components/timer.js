@@ -1,4 +1,4 @@
-// Disappearing messages in a conversation: the header's timer button and its dialog (off,
+// Disappearing messages in a conversation or a group: the header's timer button and its dialog (off,
 // 30 s … 1 week, or a custom time; after sending or after reading), the centred line a timer
 // change leaves, and the countdown on a message. The node keeps the timer and deletes what
 // expires; the page shows it, and hides a message whose time is up without waiting for the
@@ -6,10 +6,10 @@
 import { signal } from '@preact/signals'
 import { useEffect, useState } from 'preact/hooks'
 import { IDS } from '../../ids.js'
-import { setTimer } from '../actions.js'
+import { setGroupTimer, setTimer } from '../actions.js'
 import { timeOf } from '../format.js'
 import { html } from '../html.js'
-import { nameOf, removeExpired, timerNoteSeen, writeLocal } from '../store.js'
+import { memberName, nameOf, removeExpired, status, timerNoteSeen, writeLocal } from '../store.js'
 import {
   customSeconds, durationShort, durationWords, modeWords, splitDuration, TIMER_CHOICES, TIMER_UNITS, timeLeft, timeLeftWords,
   timerChangeText, timerOn, timerWords
@@ -38,12 +38,12 @@ const Stopwatch = () => html`<svg viewBox="0 0 24 24" width="18" height="18" ari
   <path d="M12 13V9M9 2h6M19 5l-1.5 1.5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>
 </svg>`
 
-/** The header's button: the stopwatch, and the time when messages disappear. */
-export function TimerButton ({ contact }) {
+/** The header's button: the stopwatch, and the time when messages disappear; of a contact's conversation or of a group. */
+export function TimerButton ({ contact, group }) {
   const [open, setOpen] = useState(false)
-  // A node from before disappearing messages describes no timer: nothing to offer.
-  if (contact.timer === undefined) return null
-  const t = contact.timer
+  // A node from before disappearing messages (in groups) describes no timer: nothing to offer.
+  const t = (contact ?? group)?.timer
+  if (t === undefined) return null
   const on = timerOn(t)
   return html`<button id=${IDS.timerButton} class=${`timer-button${on ? ' on' : ''}`} aria-haspopup="dialog"
       title=${on ? `Disappearing messages: ${timerWords(t)}` : 'Disappearing messages: off'} onClick=${() => setOpen(true)}>
@@ -51,7 +51,7 @@ export function TimerButton ({ contact }) {
       ? html`<span class="timer-short">${durationShort(t.seconds)}</span><span class="sr-only"> ${modeWords(t.mode)}</span>`
       : html`<span class="sr-only">off</span>`}
   </button>
-  ${open && html`<${TimerDialog} contact=${contact} onClose=${() => setOpen(false)} />`}`
+  ${open && html`<${TimerDialog} contact=${contact} group=${group} onClose=${() => setOpen(false)} />`}`
 }
 
 /** What the select shows for a timer: one of the choices, else "custom". */
@@ -60,16 +60,18 @@ function choiceOf (timer) {
   return TIMER_CHOICES.includes(timer.seconds) ? String(timer.seconds) : 'custom'
 }
 
-/** Who changed the timer last and when, in words; '' when it was never set. */
-function changedLine (contact) {
-  const t = contact.timer
+/** Who changed the timer last and when, in words; '' when it was never set. In a group, any member may have. */
+function changedLine (contact, group) {
+  const t = (contact ?? group).timer
   if (t.changedBy === null || t.changedBy === undefined || !t.changedAt) return ''
-  const who = t.changedBy === contact.sessionId ? nameOf(contact) : 'you'
+  const who = group !== undefined
+    ? (t.changedBy === status.value?.sessionId ? 'you' : memberName(t.changedBy))
+    : (t.changedBy === contact.sessionId ? nameOf(contact) : 'you')
   return `${timerOn(t) ? 'Set' : 'Turned off'} by ${who}, ${new Date(t.changedAt).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })}.`
 }
 
-export function TimerDialog ({ contact, onClose }) {
-  const t = contact.timer
+export function TimerDialog ({ contact, group, onClose }) {
+  const t = (contact ?? group).timer
   // Said once, the first time the control is opened; then remembered in this browser.
   const [showNote] = useState(() => !timerNoteSeen.value)
   useEffect(() => {
@@ -97,7 +99,9 @@ export function TimerDialog ({ contact, onClose }) {
     setBusy(true)
     setError('')
     try {
-      await setTimer(contact.sessionId, off ? { mode: 'off', seconds: 0 } : { mode, seconds })
+      const setting = off ? { mode: 'off', seconds: 0 } : { mode, seconds }
+      if (group !== undefined) await setGroupTimer(group.id, setting)
+      else await setTimer(contact.sessionId, setting)
       onClose()
     } catch (err) {
       if (!err.handled) setError(err.message)
@@ -105,11 +109,13 @@ export function TimerDialog ({ contact, onClose }) {
       setBusy(false)
     }
   }
-  const changed = changedLine(contact)
+  const changed = changedLine(contact, group)
+  // Whose copies the other side's Sotto deletes, and who else may change it.
+  const others = group !== undefined ? 'each member\'s Sotto deletes its copy too, as long as their app is' : `${nameOf(contact)}'s Sotto deletes its copy too, as long as their app is`
   return html`<${Dialog} id=${IDS.timerDialog} title="Disappearing messages" onClose=${onClose}>
     ${showNote && html`<div class="timer-note" id=${IDS.timerNote}>
-      <p><strong>What this does:</strong> after the time you pick, each new message is deleted from this computer, and ${nameOf(contact)}'s Sotto deletes its copy too, as long as their app is an unmodified Sotto.</p>
-      <p><strong>What it cannot do:</strong> stop a screenshot, a photo of the screen, or a modified app that keeps messages. Use it so old messages do not pile up, not against the person you write to.</p>
+      <p><strong>What this does:</strong> after the time you pick, each new message is deleted from this computer, and ${others} an unmodified Sotto.</p>
+      <p><strong>What it cannot do:</strong> stop a screenshot, a photo of the screen, or a modified app that keeps messages. Use it so old messages do not pile up, not against ${group !== undefined ? 'the people' : 'the person'} you write to.</p>
     </div>`}
     <p id=${IDS.timerCurrent}>Now: ${timerWords(t)}.${changed && html` <span class="muted">${changed}</span>`}</p>
     <form onSubmit=${save} noValidate>
@@ -138,9 +144,11 @@ export function TimerDialog ({ contact, onClose }) {
         <div class="check"><input type="radio" name="timer-mode" id=${IDS.timerAfterSend} value="after-send" checked=${mode === 'after-send'} onChange=${() => setMode('after-send')} />
           <label for=${IDS.timerAfterSend}>Sending: the same for both of you</label></div>
         <div class="check"><input type="radio" name="timer-mode" id=${IDS.timerAfterRead} value="after-read" checked=${mode === 'after-read'} onChange=${() => setMode('after-read')} />
-          <label for=${IDS.timerAfterRead}>Reading: each copy goes that long after it is first read</label></div>
+          <label for=${IDS.timerAfterRead}>Reading: each copy goes that long after it is first read${group !== undefined ? ' (yours: after sending)' : ''}</label></div>
       </fieldset>
-      <p class="hint">It applies to messages sent from now on, on both sides; either of you can change it.</p>
+      <p class="hint">${group !== undefined
+        ? 'It applies to messages sent from now on, for every member; any member can change it.'
+        : 'It applies to messages sent from now on, on both sides; either of you can change it.'}</p>
       <${ErrorText} id=${IDS.timerError} text=${error} />
       <div class="row">
         <button class="primary" id=${IDS.timerSave} type="submit" disabled=${busy}>Save</button>
@@ -150,9 +158,9 @@ export function TimerDialog ({ contact, onClose }) {
   <//>`
 }
 
-/** The centred line a timer change leaves: "You set disappearing messages to … · 10:32". */
+/** The centred line a timer change leaves: "You set disappearing messages to … · 10:32"; in a group, named by its member. */
 export function TimerLine ({ m, contact }) {
-  const who = m.direction === 'out' ? 'You' : nameOf(contact)
+  const who = m.direction === 'out' ? 'You' : typeof m.group === 'string' ? (typeof m.from === 'string' ? memberName(m.from) : 'Someone') : nameOf(contact)
   return html`<div class="timer-line" data-id=${m.id} data-direction=${m.direction}>
     <span><${Stopwatch} /> ${timerChangeText(m.event, who)} · ${timeOf(m.sentAt)}</span>
   </div>`

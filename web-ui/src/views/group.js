@@ -9,6 +9,8 @@ import { attempt } from '../api.js'
 import { AttachButton, AttachLimit, Attachments, attachFile, attachmentsOffered, FileChip, fileDraftOf, pasteInto, uploadedIdOf, useAttachmentProbe, useFileDrop } from '../components/attachment.js'
 import { Avatar, GroupAvatar } from '../components/avatar.js'
 import { Dialog } from '../components/dialog.js'
+import { Countdown, TimerButton, TimerLine, useExpiry } from '../components/timer.js'
+import { isTimerEvent } from '../timer.js'
 import { Counter } from '../components/field.js'
 import { dayKey, dayLabel, plural, stateNote, timeOf } from '../format.js'
 import { html } from '../html.js'
@@ -59,6 +61,7 @@ export function GroupConversation ({ group: g }) {
         <span class="muted">${active ? membersLine(g) : g.state === 'request' ? 'invitation' : g.left ? 'you left' : 'you were removed'}</span>
       </div>
       <div class="row tight">
+        ${active && html`<${TimerButton} group=${g} />`}
         <button id=${IDS.groupMembersButton} onClick=${() => openGroupInfo(g.id)}>Members</button>
       </div>
     </header>
@@ -103,6 +106,8 @@ function GroupMessages ({ group: g, messages, loaded }) {
     const el = list.current
     if (el !== null && atBottom.current) el.scrollTop = el.scrollHeight
   }, [messages.length, g.id])
+  // Disappearing messages leave the page at their time, drawn or not.
+  useExpiry(g.id, messages)
   const self = status.value?.sessionId
   const items = []
   let day = null
@@ -113,6 +118,12 @@ function GroupMessages ({ group: g, messages, loaded }) {
       day = d
       prev = null
       items.push(html`<div class="day" role="separator" key=${`day-${d}`}><span>${dayLabel(m.sentAt)}</span></div>`)
+    }
+    if (isTimerEvent(m)) {
+      // A timer change is a centred line, and the next message starts a new run.
+      items.push(html`<${TimerLine} key=${m.id} m=${m} />`)
+      prev = null
+      continue
     }
     const from = m.direction === 'out' ? self : m.from
     const first = prev === null || prev.direction !== m.direction || prev.from !== m.from || m.sentAt - prev.sentAt > RUN_MS
@@ -153,7 +164,7 @@ function GroupBubble ({ m, from, first }) {
     <${Attachments} m=${m} sender=${name} />
     ${!out && first && html`<span class="sender">${name}</span>`}
     ${m.deleted && html`<div class="deleted-note">This message was deleted.</div>`}
-    <span class="meta">${!out && !first && html`<span class="sr-only">${name}, </span>`}${timeOf(m.sentAt)}${label && ` · ${label}`}</span>
+    <span class="meta">${!out && !first && html`<span class="sr-only">${name}, </span>`}${timeOf(m.sentAt)}${label && ` · ${label}`}${!m.deleted && html`<${Countdown} m=${m} />`}</span>
     ${note && html`<span class="state-note">${note}</span>`}
     ${!m.deleted && html`<button class="more" aria-label="Message actions" aria-expanded=${menu ? 'true' : 'false'} onClick=${() => setMenu(!menu)}>⋯</button>`}
     ${menu && html`<div class="actions" role="group" aria-label="Message actions"><button onClick=${copy}>Copy</button></div>`}
