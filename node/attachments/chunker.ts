@@ -5,9 +5,10 @@
  * fails (its new last chunk was sealed without the flag). The number of chunks is padded
  * (Padmé) so the size shows only coarsely; padding chunks are zeros, sealed like the rest.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto'
 import { CHUNK_SIZE, SEALED_CHUNK_BYTES, TAG_BYTES } from './constants.js'
 import { AttachmentError } from './errors.js'
+import { release } from './release.js'
 
 export const KEY_BYTES = 32
 const NONCE_BYTES = 12
@@ -30,18 +31,19 @@ export function chunkNonce (counter: number, last: boolean): Buffer {
   return nonce
 }
 
-export function sealChunk (chunkKey: Uint8Array, counter: number, last: boolean, plaintext: Uint8Array): Uint8Array {
+export function sealChunk (chunkKey: Uint8Array | KeyObject, counter: number, last: boolean, plaintext: Uint8Array): Uint8Array {
   if (plaintext.length !== CHUNK_SIZE) throw new AttachmentError('ERR_CHUNK_SIZE', 'every chunk is sealed at full size')
   const cipher = createCipheriv('aes-256-gcm', chunkKey, chunkNonce(counter, last))
   const out = Buffer.allocUnsafe(SEALED_CHUNK_BYTES)
   const body = cipher.update(plaintext)
   body.copy(out, 0)
+  release(body)
   cipher.final()
   cipher.getAuthTag().copy(out, CHUNK_SIZE)
   return out
 }
 
-export function openChunk (chunkKey: Uint8Array, counter: number, last: boolean, sealed: Uint8Array): Uint8Array {
+export function openChunk (chunkKey: Uint8Array | KeyObject, counter: number, last: boolean, sealed: Uint8Array): Uint8Array {
   if (sealed.length !== SEALED_CHUNK_BYTES) throw new AttachmentError('ERR_CHUNK_SIZE', 'a sealed chunk has the wrong length')
   try {
     const decipher = createDecipheriv('aes-256-gcm', chunkKey, chunkNonce(counter, last))
@@ -80,9 +82,12 @@ export class ChunkSealer {
   private readonly buffer = Buffer.alloc(CHUNK_SIZE)
   private filled = 0
   private counter = 0
+  private readonly chunkKey: KeyObject
   size = 0
 
-  constructor (private readonly chunkKey: Uint8Array) {}
+  constructor (chunkKey: Uint8Array) {
+    this.chunkKey = createSecretKey(chunkKey)
+  }
 
   push (bytes: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = []

@@ -56,7 +56,8 @@ export const MAX_BLOB_RATE_PEERS = 1024
 /**
  * Chunks written to the store in one batch: each batch costs a LevelDB write and the store's
  * epoch record besides the chunks, so one per chunk halved the speed (bench:attachments).
- * A cut transfer resumes at most this many chunks (512 KiB) back.
+ * A cut transfer resumes at most this many chunks (512 KiB) back, plus the batch that was being
+ * written (transfers.ts writes one while the next fills).
  */
 export const CHUNKS_PER_BATCH = 8
 /**

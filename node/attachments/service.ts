@@ -12,6 +12,7 @@ import { BlobStore, type AttachmentRecord, type AttachmentState } from './blob-s
 import { ChunkSealer, newFileKey, subkey } from './chunker.js'
 import { BLOB_ENVELOPE_VERSION, BLOB_PROTOCOL, CHUNKS_PER_BATCH, KEEP_SENT_MS, MAX_EARLY_CHUNKS, MAX_FILE_BYTES, MAX_OFFLINE_FILE_BYTES, PROGRESS_EVERY_MS, RETRY_EVERY_MS, SEALED_CHUNK_BYTES } from './constants.js'
 import { AttachmentError } from './errors.js'
+import { release } from './release.js'
 import { MAX_SEALED_MANIFEST, openManifest, sealManifest, sha256 } from './manifest.js'
 import { download, readFile } from './transfers.js'
 import { SentProgress, type SentState } from './sent-progress.js'
@@ -123,6 +124,8 @@ export class AttachmentService {
     let pending: StoreOp[] = []
     const flush = async (): Promise<void> => {
       if (pending.length > 0) await this.blobs.batch(pending)
+      // The store sealed its own copies; these sealed chunks were made here and nothing else holds them.
+      for (const op of pending) if (op.type === 'put') release(op.value)
       pending = []
     }
     const write = async (chunks: Iterable<Uint8Array>): Promise<void> => {
@@ -327,7 +330,7 @@ export class AttachmentService {
     }
     try {
       publish({ ...current, state: 'downloading' }, true)
-      const done = await download({ libp2p: this.init.libp2p, blobs: this.blobs, sources, logger: this.init.logger, signal, onProgress: (r) => { publish(r) }, onClaimed: (id) => { this.earlyIds.delete(id) } }, current)
+      const done = await download({ libp2p: this.init.libp2p, blobs: this.blobs, sources, logger: this.init.logger, signal, onProgress: (r) => { publish(r) }, onClaimed: (id) => { this.earlyIds.delete(id) }, isEarly: (id) => this.earlyIds.has(id) }, current)
       this.earlyIds.delete(done.id)
       clearTimeout(this.retries.get(done.id)?.timer)
       this.retries.delete(done.id)

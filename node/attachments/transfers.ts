@@ -5,6 +5,7 @@
  * batch: a restart resumes at the first chunk not written. A source that sends a bad chunk
  * or lacks one is dropped for this download and the chunk is asked of the next source.
  */
+import { createSecretKey } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import type { ComponentLogger } from '../log.js'
 import { fetchBlobs, type BlobSource } from './blob-protocol.js'
@@ -14,6 +15,7 @@ import type { StoreOp } from '../store/types.js'
 import { CHUNK_SIZE, CHUNKS_PER_BATCH } from './constants.js'
 import { AttachmentError } from './errors.js'
 import { openManifest, sha256, type Manifest } from './manifest.js'
+import { release } from './release.js'
 
 export interface DownloadInit {
   libp2p: Libp2p
@@ -25,6 +27,11 @@ export interface DownloadInit {
   onProgress?: (r: AttachmentRecord) => void
   /** Called with each chunk id written or taken from the store (no longer an early chunk). */
   onClaimed?: (id: string) => void
+  /**
+   * Whether a chunk id has an early-chunk record (from a mailbox) to delete once claimed;
+   * without it every claimed chunk's record is deleted (a delete per chunk, mostly of nothing).
+   */
+  isEarly?: (id: string) => boolean
 }
 
 function hexEquals (bytes: Uint8Array, hex: string): boolean {
@@ -60,7 +67,8 @@ export async function loadManifest (init: DownloadInit, record: AttachmentRecord
  */
 export async function download (init: DownloadInit, start: AttachmentRecord): Promise<AttachmentRecord> {
   const manifest = await loadManifest(init, start)
-  const chunkKey = subkey(Buffer.from(start.key, 'base64'), 'chunk')
+  // A KeyObject once, rather than a raw key node:crypto checks and imports at every chunk.
+  const chunkKey = createSecretKey(subkey(Buffer.from(start.key, 'base64'), 'chunk'))
   const ids = manifest.chunks.map((c) => Buffer.from(c).toString('hex'))
   const count = ids.length
   let record: AttachmentRecord = { ...start, state: 'downloading' }
@@ -69,26 +77,60 @@ export async function download (init: DownloadInit, start: AttachmentRecord): Pr
   /** Checks a chunk for position `index` (hash, then AEAD): throws AttachmentError if bad. */
   const check = (index: number, bytes: Uint8Array): void => {
     if (!hexEquals(sha256(bytes), ids[index])) throw new AttachmentError('ERR_CHUNK_HASH', 'a chunk does not match its id')
-    // Opened only to check it: what is kept is the sealed chunk, never the plaintext.
-    openChunk(chunkKey, index, index === count - 1, bytes)
+    // Opened only to check it: what is kept is the sealed chunk, never the plaintext, whose
+    // memory goes back at once.
+    release(openChunk(chunkKey, index, index === count - 1, bytes))
   }
   // Checked chunks wait here until a batch is full; the record moves with the batch, so
-  // what it says was written always was.
+  // what it says was written always was. One batch is written while the next one fills
+  // (reading from the source goes on meanwhile); `settle` waits for it.
   let pending: StoreOp[] = []
   let next = start.have
-  const flush = async (): Promise<void> => {
+  let writing: Promise<void> | undefined
+  /** The record as last written (`record` may be ahead of it while a batch is written). */
+  let landed = record
+  const settle = async (): Promise<void> => {
+    const w = writing
+    writing = undefined
+    try {
+      await w
+    } catch (err) {
+      // Not written: the download goes on from what was, and asks again for the rest.
+      record = landed
+      next = landed.have
+      pending = []
+      throw err
+    }
+  }
+  const startFlush = async (): Promise<void> => {
     if (next === record.have) return
-    record = { ...record, have: next, received: Math.min(manifest.size, next * CHUNK_SIZE) }
-    await init.blobs.batch([...pending, init.blobs.recordOp(record)])
+    await settle()
+    const written: AttachmentRecord = { ...record, have: next, received: Math.min(manifest.size, next * CHUNK_SIZE) }
+    record = written
+    const ops = [...pending, init.blobs.recordOp(written)]
     pending = []
-    init.onProgress?.(record)
+    writing = init.blobs.batch(ops).then(() => {
+      landed = written
+      init.onProgress?.(written)
+    })
+    // Seen by settle(); not an unhandled rejection meanwhile.
+    writing.catch(() => {})
+  }
+  const flush = async (): Promise<void> => {
+    await startFlush()
+    await settle()
+  }
+  /** After a failure: what was checked is written (if that fails too, settle() went back). */
+  const keepWritten = async (): Promise<void> => {
+    await flush().catch(() => {})
   }
   const advance = async (bytes: Uint8Array | undefined): Promise<void> => {
     const index = next++
     if (bytes !== undefined) pending.push(init.blobs.chunkOp(ids[index], bytes))
-    pending.push(init.blobs.earlyDelOp(ids[index]))
+    if (init.isEarly?.(ids[index]) ?? true) pending.push(init.blobs.earlyDelOp(ids[index]))
     init.onClaimed?.(ids[index])
-    if (next - record.have >= CHUNKS_PER_BATCH || next === count) await flush()
+    if (next === count) await flush()
+    else if (next - record.have >= CHUNKS_PER_BATCH) await startFlush()
   }
   const takeLocal = async (): Promise<void> => {
     while (next < count) {
@@ -119,12 +161,13 @@ export async function download (init: DownloadInit, start: AttachmentRecord): Pr
       }
     } catch (err) {
       // What was checked before the failure is kept (also when stopped).
-      await flush().catch(() => {})
+      await keepWritten()
       if (init.signal?.aborted === true) throw err
       init.logger.info('a source failed during a download', { code: (err as AttachmentError).code ?? 'ERR_STREAM' })
       last = err
     }
   }
+  await keepWritten()
   if (record.have < count) {
     // Nothing left to try: what was written stays, and the next run resumes from it.
     if (init.sources.length === 0) throw new AttachmentError('ERR_NO_SOURCE', 'waiting for the rest of the file')
@@ -144,7 +187,7 @@ export async function * readFile (blobs: BlobStore, record: AttachmentRecord): A
   const sealedManifest = await blobs.chunk(record.id)
   if (sealedManifest === undefined) throw new AttachmentError('ERR_ATTACHMENT_NOT_READY', 'this file has not arrived')
   const manifest = openManifest(Buffer.from(record.key, 'base64'), Buffer.from(record.id, 'hex'), sealedManifest)
-  const chunkKey = subkey(Buffer.from(record.key, 'base64'), 'chunk')
+  const chunkKey = createSecretKey(subkey(Buffer.from(record.key, 'base64'), 'chunk'))
   const count = manifest.chunks.length
   let left = manifest.size
   for (let i = 0; i < count && left > 0; i++) {

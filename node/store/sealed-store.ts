@@ -7,9 +7,8 @@
  * part)[0..16) for strings, or 0x02 + u64 big-endian for numbers (kept ordered, not secret).
  * Value = 0x01 (format) || nonce (24) || ciphertext+tag.
  */
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { hkdf } from '@noble/hashes/hkdf.js'
-import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { concatBytes, utf8 } from '../bytes.js'
 import { xchachaOpen, xchachaSeal } from '../crypto/primitives/xchacha.js'
@@ -22,6 +21,9 @@ const NONCE_LENGTH = 24
 const TAG_LENGTH = 16
 const INDEX_HASH_LENGTH = 16
 const TABLE_RE = /^[a-z][a-z0-9-]{0,31}$/
+const ZERO = Buffer.of(0)
+/** Smaller values are left to the garbage collector: they live in the young generation's churn anyway. */
+const RELEASE_MIN_BYTES = 4096
 
 interface StoreKeys { valueKey: Uint8Array, indexKey: Uint8Array }
 
@@ -35,6 +37,7 @@ function splitDataKey (dataKey: Uint8Array): StoreKeys {
 
 export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore {
   const { valueKey, indexKey } = splitDataKey(dataKey)
+  const indexKeyBuf = Buffer.from(indexKey.buffer, indexKey.byteOffset, indexKey.byteLength)
 
   const encodePart = (table: string, part: KeyPart): Uint8Array => {
     if (typeof part === 'number') {
@@ -44,8 +47,12 @@ export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore
       new DataView(out.buffer).setBigUint64(1, BigInt(part))
       return out
     }
-    const mac = hmac(sha256, indexKey, concatBytes(utf8(table), Uint8Array.of(0), utf8(part)))
-    return concatBytes(Uint8Array.of(0x01), mac.subarray(0, INDEX_HASH_LENGTH))
+    // node:crypto's HMAC: the same function as @noble/hashes' (test/store checks it), about 4x as fast on these short inputs.
+    const mac = createHmac('sha256', indexKeyBuf).update(table).update(ZERO).update(part).digest()
+    const out = new Uint8Array(1 + INDEX_HASH_LENGTH)
+    out[0] = 0x01
+    out.set(mac.subarray(0, INDEX_HASH_LENGTH), 1)
+    return out
   }
 
   const encodeKey = (key: StoreKey | readonly [string]): Uint8Array => {
@@ -57,7 +64,9 @@ export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore
   const seal = (physicalKey: Uint8Array, value: Uint8Array): Uint8Array => {
     const nonce = randomBytes(NONCE_LENGTH)
     const ct = xchachaSeal(valueKey, nonce, value, physicalKey)
-    return concatBytes(Uint8Array.of(VALUE_FORMAT), nonce, ct)
+    const sealed = concatBytes(Uint8Array.of(VALUE_FORMAT), nonce, ct)
+    release(ct)
+    return sealed
   }
 
   const open = (physicalKey: Uint8Array, sealed: Uint8Array): Uint8Array => {
@@ -74,7 +83,10 @@ export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore
     async get (key) {
       const physical = encodeKey(key)
       const sealed = await raw.get(physical)
-      return sealed === undefined ? undefined : open(physical, sealed)
+      if (sealed === undefined) return undefined
+      const value = open(physical, sealed)
+      release(sealed)
+      return value
     },
     async put (key, value) {
       await raw.batch([toRaw({ type: 'put', key, value })])
@@ -83,7 +95,10 @@ export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore
       await raw.batch([toRaw({ type: 'del', key })])
     },
     async batch (ops) {
-      await raw.batch(ops.map(toRaw))
+      const rawOps = ops.map(toRaw)
+      await raw.batch(rawOps)
+      // Sealed here and written (RawKV keeps no reference once a batch has landed).
+      for (const op of rawOps) if (op.type === 'put') release(op.value)
     },
     async * list (prefix, options: ListOptions = {}) {
       const gte = encodeKey(prefix)
@@ -99,6 +114,18 @@ export function createSealedStore (raw: RawKV, dataKey: Uint8Array): SecureStore
       await raw.close()
     }
   }
+}
+
+/**
+ * Frees a buffer this store made and alone holds (sealed values once written, values read
+ * once opened) now, not at V8's next full collection: large values (64 KiB attachment
+ * chunks) live outside the JS heap, and piled up until their size forced a full collection
+ * (node/attachments/release.ts says more). Only an exact, unshared buffer is detached.
+ */
+function release (bytes: Uint8Array): void {
+  const buffer = bytes.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }
+  if (bytes.byteLength < RELEASE_MIN_BYTES || bytes.byteOffset !== 0 || buffer.byteLength !== bytes.byteLength || typeof buffer.transfer !== 'function') return
+  if (buffer instanceof ArrayBuffer) buffer.transfer(0)
 }
 
 /** JSON values for records whose shape is plain data. Bytes go through hex/base64 fields. */

@@ -290,10 +290,10 @@ describe.skipIf(!haveBrowser)('files in the web UI', () => {
       return img !== null && img.complete && img.naturalWidth > 0
     }, IDS.imageViewer)
     expect(await bob.$eval(`${id('imageViewer')} img.viewer-image`, (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight, img.getAttribute('alt')])).toEqual([640, 480, 'sunset.png'])
-    expect(await bob.evaluate((viewer) => document.getElementById(viewer)!.contains(document.activeElement), IDS.imageViewer)).toBe(true)
+    await expect.poll(async () => await bob.evaluate((viewer) => document.getElementById(viewer)!.contains(document.activeElement), IDS.imageViewer)).toBe(true)
     await bob.keyboard.press('Escape')
     await bob.waitForSelector(id('imageViewer'), { state: 'detached' })
-    expect(await bob.evaluate((s) => document.activeElement === document.querySelector(`${s} .att-open`), sel)).toBe(true)
+    await expect.poll(async () => await bob.evaluate((s) => document.activeElement === document.querySelector(`${s} .att-open`), sel)).toBe(true)
     // The bytes the node serves are the picture's.
     const served = await bob.evaluate(async (u) => Array.from(new Uint8Array(await (await fetch(u)).arrayBuffer())), `/api/attachments/${att.id}`)
     expect(sha256(Uint8Array.from(served))).toBe(sha256(png))

@@ -108,7 +108,7 @@ describe.skipIf(!haveBrowser)('group chats in the web UI', () => {
     // The dialog: focus in the name field, a counter, members picked by their labels.
     await alice.click(id('newGroupButton'))
     await alice.waitForSelector(`${id('newGroupDialog')}[open]`)
-    expect(await alice.evaluate(() => document.activeElement?.id)).toBe(IDS.newGroupName)
+    await expect.poll(async () => await alice.evaluate(() => document.activeElement?.id)).toBe(IDS.newGroupName)
     expect(await alice.textContent(`#${IDS.newGroupName}-count`)).toBe('0 / 64')
     // Nothing chosen: said next to the form, and nothing is created.
     await alice.fill(id('newGroupName'), 'Climbers')
@@ -234,7 +234,8 @@ describe.skipIf(!haveBrowser)('group chats in the web UI', () => {
         await check('new')
         await p.keyboard.press('Escape')
         await p.waitForSelector(id('newGroupDialog'), { state: 'detached' })
-        expect(await p.evaluate(() => document.activeElement?.id)).toBe(IDS.newGroupButton)
+        // Focus goes back to the button once the dialog's close has rendered.
+        await expect.poll(async () => await p.evaluate(() => document.activeElement?.id)).toBe(IDS.newGroupButton)
 
         await p.click(`${id('conversations')} [data-group="${groupId}"]`)
         await p.waitForSelector('.bubble.in:has-text("Got it, Alice.")')

@@ -248,7 +248,7 @@ describe.skipIf(!haveBrowser)('web UI behaviour', () => {
     await alice.focus(id('verifyButton'))
     await alice.keyboard.press('Enter')
     await alice.waitForSelector(`${id('verifyDialog')}[open]`)
-    expect(await alice.evaluate((d) => document.getElementById(d)?.contains(document.activeElement), IDS.verifyDialog)).toBe(true)
+    await expect.poll(async () => await alice.evaluate((d) => document.getElementById(d)?.contains(document.activeElement), IDS.verifyDialog)).toBe(true)
     await alice.keyboard.press('Escape')
     await alice.waitForSelector(id('verifyDialog'), { state: 'detached' })
     await focusLandsOn(alice, IDS.verifyButton)

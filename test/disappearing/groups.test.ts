@@ -118,7 +118,7 @@ afterAll(async () => {
 })
 
 describe('disappearing messages in a group', () => {
-  it('a 2 s timer set by a member who is not an admin reaches everyone; a message under it leaves all three APIs and data folders', async () => {
+  it('X1: a 2 s timer set by a member who is not an admin reaches everyone; a message under it leaves all three APIs and data folders', async () => {
     const events = await Promise.all([a, b, c].map(async (n) => await openEvents(n)))
     const bad = await setTimer(b, { mode: 'after-send', seconds: 0 })
     expect([bad.status, bad.json.error?.code]).toEqual([400, 'ERR_TIMER'])
@@ -177,7 +177,7 @@ describe('disappearing messages in a group', () => {
     }
   }, 60_000)
 
-  it('two members changing the timer at once end with the same setting on all three', async () => {
+  it('X2: two members changing the timer at once end with the same setting on all three', async () => {
     const before = (await groupAt(a)).timer.version
     // Bob and Carol do not hear each other until both changed it: two changes of the same version.
     const held: Array<{ n: TestNode, bytes: Uint8Array, group?: string, via?: 'live' | 'mailbox' }> = []

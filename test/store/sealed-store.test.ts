@@ -1,6 +1,9 @@
 /** One suite, two raw layers: the level database on disk and the in-memory map. */
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createSealedStore, openLevelKV, openMemoryKV, RecordIntegrityError, type RawKV, type SecureStore } from '../../node/store/index.js'
 import { utf8 } from '../../node/bytes.js'
@@ -67,6 +70,19 @@ describe.each(backends)('sealed store on %s', (_name, openRaw) => {
     flipped[flipped.length - 1] ^= 1
     await raw.batch([{ type: 'put', key: physical[0][0], value: flipped }])
     await expect(raw.get(physical[0][0]).then(async () => await store.get(['contact', 'alice']))).rejects.toBeInstanceOf(RecordIntegrityError)
+    await store.close()
+  })
+
+  it('a physical key is the table, then per part 0x01 + HMAC-SHA256 (noble, as folders written before hold) or 0x02 + u64', async () => {
+    const raw = await openRaw()
+    const dataKey = new Uint8Array(randomBytes(32))
+    const store = createSealedStore(raw, dataKey)
+    await store.put(['blob', 'ab'.repeat(32), 7], utf8('x'))
+    const keys: Uint8Array[] = []
+    for await (const [k] of raw.entries({ gte: new Uint8Array([0]), lt: new Uint8Array([0xff]) })) keys.push(k)
+    const indexKey = hkdf(sha256, dataKey, undefined, utf8('sotto/store/index/v1'), 32)
+    const mac = hmac(sha256, indexKey, utf8('blob\u0000' + 'ab'.repeat(32))).subarray(0, 16)
+    expect(Buffer.from(keys[0]).toString('hex')).toBe(Buffer.concat([Buffer.from('blob\u0000'), Buffer.of(1), mac, Buffer.of(2, 0, 0, 0, 0, 0, 0, 0, 7)]).toString('hex'))
     await store.close()
   })
 
