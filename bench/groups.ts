@@ -1,8 +1,7 @@
 /**
  * `npm run bench:groups [-- --json]`: a 50-member group on 50 loopback nodes in one process
- * (mDNS off, 127.0.0.1 only, every wait bounded; the heap raised to 12 GiB, since fifty nodes
- * with their stores and caches outgrow the default 4), and the same fan-out done pairwise in
- * the same run for comparison.
+ * (mDNS off, 127.0.0.1 only, every wait bounded), and the same fan-out done pairwise in the
+ * same run for comparison.
  * - fanoutP50Ms / fanoutP99Ms: one group message, from the send call until every online
  *   member has stored it (gossip, direct copies, and the sender's mailbox copy all count);
  * - senderBytesPerMsg: bytes the sender's node wrote to its TCP sockets per group message
@@ -17,8 +16,27 @@
  * started, and each of its operations run, inside an AsyncLocalStorage run, and every socket
  * write made in that context counts (what the node does on its own, its timers and what its
  * sockets receive, carries the context it was started in). Its idle rate is taken off.
+ *
+ * Memory, and why the group grows one member at a time. Fifty nodes share one event loop
+ * here, so a burst of 1:1 deliveries that each member's own node would answer in well under
+ * a second queues behind every other node's: 49 members joining at once are 2,352 sender-key
+ * deliveries (PQXDH each) in series on one thread. Past DELIVER_TIMEOUT_MS (15 s) they time
+ * out and each falls back to the mailboxes, a DHT walk: measured at 50 members, 2,064 walks in
+ * flight at once, 52,000 open streams (1,192 on one node), heap 4 GB and RSS 7 GB within five
+ * minutes, and no progress after (a sampling heap profile: libp2p streams and kad-dht query
+ * state). At 30 members the same burst still fits (1.0 GB RSS). Per node the burst is bounded
+ * by the group's size (MAX_GROUP_MEMBERS) and its deliveries do not time out, so it is this
+ * process's cost, not a node's: the group is made with three members and grows one at a time
+ * (each newcomer's key exchange ends before the next joins); the 50-member run then peaks at
+ * 1.5 to 1.6 GB RSS (0.9 GB heap). The removal below is the same kind of burst (every
+ * remaining member rotates at once), which is why removeRekeyMs grows with n² here.
+ * MAX_HEAP_BYTES stops a run that collapses all the same (a loaded machine) instead of
+ * letting it grow.
+ * BENCH_DEBUG=1 prints each stage with the process's memory, and every 10 s the DHT walks
+ * and open streams of all nodes.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -42,8 +60,29 @@ const TEXT = 'x'.repeat(100)
 const MAX_WAIT_MS = 10 * 60_000
 
 const say = (s: string): void => { if (!wantsJson()) process.stdout.write(s + '\n') }
-/** Progress on stderr with BENCH_DEBUG=1 (the setup takes minutes). */
-const stage = (s: string): void => { if (process.env.BENCH_DEBUG !== undefined) process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`) }
+/**
+ * The heap of a run that works: 0.9 GB at most at 50 members. A run past this has collapsed
+ * (deliveries timing out behind the other nodes' work, each then walking the DHT; see above)
+ * and measures nothing more: it stops with the stage it reached.
+ */
+const MAX_HEAP_BYTES = 3 * 2 ** 30
+let reached = 'start'
+/** Marks a stage; with BENCH_DEBUG=1 also prints it on stderr with the process's memory (the setup takes minutes). */
+const stage = (s: string): void => { reached = s; progress(s) }
+const progress = (s: string): void => {
+  if (process.env.BENCH_DEBUG === undefined) return
+  const m = process.memoryUsage()
+  const mb = (x: number): string => `${Math.round(x / 2 ** 20)}`
+  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s} (MB: rss ${mb(m.rss)}, heap ${mb(m.heapUsed)}, array buffers ${mb(m.arrayBuffers)})\n`)
+}
+setInterval(() => {
+  if (process.memoryUsage().heapUsed < MAX_HEAP_BYTES) return
+  process.stderr.write(`bench:groups: heap past ${MAX_HEAP_BYTES / 2 ** 30} GiB after "${reached}": the nodes' work no longer fits one process (BENCH_DEBUG=1 shows the DHT walks and streams); try fewer members (BENCH_MEMBERS) or a quieter machine\n`)
+  process.exit(1)
+}, 2000).unref()
+// Data folders go on every exit: an error, the heap bound, or a `timeout` (SIGTERM) included.
+process.on('exit', () => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { process.exit(1) })
 const dirs: string[] = []
 async function dir (): Promise<string> { const d = await mkdtemp(join(tmpdir(), 'sotto-gbench-')); dirs.push(d); return d }
 
@@ -96,6 +135,7 @@ for (let i = 2; i < MEMBERS; i++) nodes.push(await node([nodes[i % Math.min(node
 stage('nodes started')
 const ids: SessionId[] = []
 for (const n of nodes) ids.push((await n.controller.createAccount(PASS)).sessionId as SessionId)
+stage('accounts created')
 await waitUntil('every record published', async () => (await Promise.all(nodes.map(async (n) => (await n.controller.status()).dht.recordPublished))).every(Boolean), MAX_WAIT_MS, 200)
 stage('records published')
 const alice = nodes[1]
@@ -112,6 +152,26 @@ nodes.forEach((n, i) => {
     r.lastAt = performance.now()
   })
 })
+// BENCH_DEBUG=1: DHT walks (closest peers, peer routing) and open streams over all nodes, every 10 s.
+if (process.env.BENCH_DEBUG !== undefined) {
+  const walks = { started: 0, inFlight: 0 }
+  const p2pOf = (n: SottoNode): any => (n.groups() as any).init.net.init.libp2p
+  for (const n of nodes) {
+    const dht = p2pOf(n).services.dht
+    for (const name of ['getClosestPeers', 'findPeer']) {
+      const original = dht[name].bind(dht)
+      dht[name] = async function * (...args: unknown[]) {
+        walks.started++
+        walks.inFlight++
+        try { yield * original(...args) } finally { walks.inFlight-- }
+      }
+    }
+  }
+  setInterval(() => {
+    const streams = nodes.map((n) => (p2pOf(n).getConnections() as any[]).reduce((sum: number, c: any) => sum + c.streams.length, 0))
+    progress(`${reached}: DHT walks ${walks.started} started, ${walks.inFlight} in flight; streams ${streams.reduce((x, y) => x + y, 0)} (at most ${Math.max(...streams)} on a node)`)
+  }, 10_000).unref()
+}
 const holders = (id: string): number => received.get(id)?.nodes.size ?? 0
 const others = ids.filter((id) => id !== aliceId)
 /** Whether `member` holds the current sender key of every other member of `among`, and they all hold its. */
@@ -155,7 +215,7 @@ for (let i = 4; i < MEMBERS; i++) {
   await asAlice(async () => await alice.groups().addMember(group.id, ids[i]))
   inGroup.push(i)
   await waitUntil(`member ${i}'s keys`, async () => await keysAround(i, inGroup), MAX_WAIT_MS, 50)
-  if (i % 10 === 9) stage(`${i + 1} members`)
+  if (i % 5 === 4) stage(`${i + 1} members`)
 }
 await waitUntil('every sender key everywhere', async () => await keysEverywhere(everyone), MAX_WAIT_MS, 2000)
 Network.prototype.fetchRecord = lookup
@@ -163,6 +223,7 @@ stage('every key everywhere')
 // Gossip meshes form on heartbeats: one message through first, untimed.
 const warm = await asAlice(async () => await alice.groups().send(group.id, 'warm-up'))
 await waitUntil('the warm-up everywhere', () => holders(warm.id) >= MEMBERS - 1)
+stage('warm-up everywhere')
 say(`setup (${MEMBERS} nodes, accounts, group, ${MEMBERS * (MEMBERS - 1)} sender keys sent pairwise): ${fmt((performance.now() - t0) / 1000, 1)} s`)
 
 /**
@@ -188,6 +249,7 @@ for (let i = 0; i < DIRECT_SAMPLES; i++) {
   direct.push(performance.now() - t)
 }
 direct.sort((x, y) => x - y)
+stage('1:1 done')
 
 // ---- fan-out ----
 
@@ -207,6 +269,7 @@ for (let i = 0; i < FANOUT_SAMPLES; i++) {
 }
 const fanoutBytes = (counter.bytes - before - idle * (performance.now() - start)) / FANOUT_SAMPLES
 fanout.sort((x, y) => x - y)
+stage('fan-out done')
 
 // ---- pairwise, for comparison ----
 
@@ -221,6 +284,7 @@ for (let i = 0; i < PAIRWISE_SAMPLES; i++) {
 }
 const pairwiseBytes = (counter.bytes - before - idle * (performance.now() - start)) / PAIRWISE_SAMPLES
 pairwise.sort((x, y) => x - y)
+stage('pairwise done')
 
 // ---- removal and rekey ----
 
@@ -230,6 +294,7 @@ await asAlice(async () => await alice.groups().removeMember(group.id, ids[remove
 const remaining = everyone.filter((i) => i !== removed)
 await waitUntil('every remaining member holds every new key', async () => await keysEverywhere(remaining, t), 60_000, 100)
 const removeRekeyMs = Date.now() - t
+stage('rekeyed')
 
 const figures = {
   members: MEMBERS,
