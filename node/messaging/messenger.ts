@@ -40,6 +40,9 @@ export type ReceiveVerdict = 'accepted' | 'duplicate' | 'refused' | 'rejected'
 /** Tables that held something of an expired message, compacted after it is deleted. */
 const EXPIRY_TABLES = ['msg', 'msg-id', 'inbox', 'outbox', 'expiry', 'burn-wait', 'msg-gone']
 
+/** What sealing says when the contact's prekey record was not found (yet): crypto/errors.ts NoSessionError. */
+const NO_RECORD_YET = 'ERR_NO_SESSION'
+
 /** Refusals that no later envelope or session can change. */
 const FINAL_REFUSALS = new Set(['ERR_ENVELOPE', 'ERR_UNKNOWN_VERSION', 'ERR_PAYLOAD'])
 
@@ -485,9 +488,13 @@ export class Messenger {
       }
       const payload = this.textPayloadOf(draft)
       const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload }], options)
+      // No prekey record of theirs found yet (their node was never reached, or its record has
+      // not spread): the text waits in the outbox unsealed, and the outbox seals it once the
+      // record is found (sealQueued), as it keeps a text for an offline contact.
+      const waiting = 'error' in sealed && sealed.error === NO_RECORD_YET
       const { message, ops } = await this.log.prepareAppend({
         ...draft,
-        state: 'error' in sealed ? 'failed' : 'sending',
+        state: 'error' in sealed && !waiting ? 'failed' : 'sending',
         ...('error' in sealed ? { lastError: sealed.error } : {})
       })
       if (expiresAt !== undefined) ops.push(this.expiry.expireOp(peer, id, expiresAt))
@@ -500,7 +507,8 @@ export class Messenger {
         lastMessage: previewOf(message),
         ...('error' in sealed || sealed.profileVersion === undefined ? {} : { profileSentVersion: sealed.profileVersion })
       })
-      const entries = 'error' in sealed ? [] : sealed.entries.map((e) => e.id === id && expiresAt !== undefined ? { ...e, expiresAt } : e)
+      const unsealed: OutboxEntry = { id, peer, kind: 'text', envelope: '', createdAt: sentAt, attempts: 1, nextAttemptAt: sentAt + FIRST_BACKOFF_MS, ...(expiresAt === undefined ? {} : { expiresAt }) }
+      const entries = 'error' in sealed ? (waiting ? [unsealed] : []) : sealed.entries.map((e) => e.id === id && expiresAt !== undefined ? { ...e, expiresAt } : e)
       // The message and its queued envelopes land together: it is never shown as sent without being queued.
       await this.store.batch([...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))])
       this.log.committed(message)
@@ -511,7 +519,8 @@ export class Messenger {
     this.emit({ type: 'contact', contact: done.contact })
     if (done.accepted) await this.sendPendingReadReceipts(peer)
     // The profile (when due) goes first, so the contact knows our name when the text shows.
-    for (const entry of done.entries) await this.outbox.attempt(entry, options)
+    // An unsealed entry waits for its first retry: its record was looked up just now.
+    for (const entry of done.entries) if (entry.envelope !== '') await this.outbox.attempt(entry, options)
     return (await this.log.find(peer, id)) ?? done.message
   }
 

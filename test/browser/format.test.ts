@@ -44,6 +44,8 @@ describe('words', () => {
     expect(f.stateLabel({ direction: 'in', state: 'received' })).toBe('')
     expect(f.stateNote({ direction: 'out', state: 'sending' })).toBe('')
     expect(f.stateNote({ direction: 'out', state: 'sending', lastError: 'ERR_NO_MAILBOX_PEER' })).toBe('Waiting: no peer can hold it yet, retrying.')
+    expect(f.stateNote({ direction: 'out', state: 'sending', lastError: 'ERR_NO_SESSION' })).toBe('Waiting: their node has not been found on the network yet, retrying.')
+    expect(f.stateNote({ direction: 'out', state: 'failed', lastError: 'ERR_NO_SESSION' })).toBe('Not sent: their node could not be found on the network.')
     const until = Date.UTC(2030, 5, 14, 12)
     expect(f.stateNote({ direction: 'out', state: 'stored', mailboxes: 3, storedUntil: until })).toBe(`Stored in 3 mailboxes until ${f.dateOf(until)}.`)
     expect(f.stateNote({ direction: 'out', state: 'stored', mailboxes: 1 })).toBe('Stored in 1 mailbox.')

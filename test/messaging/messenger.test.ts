@@ -234,6 +234,22 @@ describe('messages', () => {
 })
 
 describe('read receipts', () => {
+  it('a first message to someone whose record is not found yet waits in the outbox (ERR_NO_SESSION) and goes once the record is there', async () => {
+    const record = world.records.get(carol.id)!
+    world.records.delete(carol.id)
+    const waiting = await alice.messenger.send(carol.id, 'are you there yet?')
+    expect(waiting).toMatchObject({ state: 'sending', lastError: 'ERR_NO_SESSION' })
+    expect((await alice.messenger.outbox.entries()).filter((e) => e.id === waiting.id)).toMatchObject([{ peer: carol.id, envelope: '' }])
+    // Still no record: a retry changes nothing.
+    await alice.messenger.outbox.retryDue(true)
+    expect(await alice.messenger.log.find(carol.id, waiting.id)).toMatchObject({ state: 'sending' })
+    world.records.set(carol.id, record)
+    await alice.messenger.outbox.retryDue(true)
+    await alice.event('delivered', isState(waiting.id, 'delivered'))
+    expect((await carol.messenger.log.inbox(0)).map((m) => m.text)).toEqual(['are you there yet?'])
+    expect(await alice.messenger.outbox.entries()).toEqual([])
+  })
+
   it('messages read while the conversation was a request are reported read once it is accepted', async () => {
     const m = await alice.messenger.send(bob.id, 'hello stranger')
     expect(m.state).toBe('delivered')

@@ -76,6 +76,7 @@ const FAILURE = {
   ERR_CONTACT_BLOCKED: 'you blocked this contact',
   ERR_MESSAGE_TOO_LONG: `a message has at most ${formatNumber(MAX_TEXT)} characters`,
   ERR_SEAL: 'it could not be encrypted for them',
+  ERR_NO_SESSION: 'their node could not be found on the network',
   ERR_NO_RECORD: 'their node could not be found on the network',
   ERR_RECORD_NOT_FOUND: 'their node could not be found on the network',
   ERR_BUNDLE_EXPIRED: 'their published keys have expired; they need to start Sotto',
@@ -108,6 +109,7 @@ export function stateLabel (m) {
 export function stateNote (m) {
   if (m.direction !== 'out') return ''
   const error = m.lastError ?? m.error
+  if (m.state === 'sending' && error === 'ERR_NO_SESSION') return 'Waiting: their node has not been found on the network yet, retrying.'
   if (m.state === 'sending' && error) return 'Waiting: no peer can hold it yet, retrying.'
   if (m.state === 'stored' && typeof m.mailboxes === 'number' && m.mailboxes > 0) {
     return `Stored in ${plural(m.mailboxes, 'mailbox', 'mailboxes')}${typeof m.storedUntil === 'number' ? ` until ${dateOf(m.storedUntil)}` : ''}.`
