@@ -12,6 +12,11 @@
  * The comparable Sotto figures are the session layer (libsignal's SessionBuilder/SessionCipher
  * do no sealed sender); `sealed*` adds Sotto's sealed, padded envelope (one more ephemeral
  * X25519 ECIES per message) through the full SessionManager. See bench/lib/sotto.ts.
+ * setupPerSec verifies Bob's bundle on every setup (bundle.ts parseBundle, as libsignal's
+ * process_prekey_bundle does); sealedSetupPerSec goes through SessionManager, whose
+ * verified-bundle cache (crypto/bundle-cache.ts) skips the three Ed25519 verifies and the ML-KEM
+ * key import when an Alice sees the same bundle bytes again (about a third of its setups here,
+ * 64 Alices against a bundle re-signed every 100 setups); the expiry checks run every time.
  *
  * Refusal cost (E2, R2), per envelope, Bob holding 1 + MAX_ARCHIVED_STATES session states for
  * Alice, median of 3 interleaved rounds:

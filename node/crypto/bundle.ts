@@ -149,13 +149,7 @@ export function parseBundle (bytes: Uint8Array, expectedSessionId: SessionId | s
   if (!verifyEd25519(identity, 'kemPrekey', kemPrekeyMessage(k.id, k.createdAt, k.publicKey), k.signature)) throw new BadSignatureError('ML-KEM prekey')
   checkX25519PublicKey(s.publicKey, 'signed prekey')
   for (const o of fields.oneTimePrekeys) checkX25519PublicKey(o.publicKey, 'one-time prekey')
-  if (fields.expiresAt <= now) throw new BundleError('ERR_BUNDLE_EXPIRED', 'the prekey bundle has expired')
-  if (fields.expiresAt > now + MAX_BUNDLE_LIFETIME_MS) throw new BundleError('ERR_BUNDLE_EXPIRY', 'the prekey bundle claims to live too long')
-  for (const p of [s, k]) {
-    if (p.createdAt > now + MAX_CLOCK_SKEW_MS) throw new BundleError('ERR_PREKEY_FROM_FUTURE', 'a signed prekey was made in the future')
-    // H16 (X3DH §4.6): refuse a signed prekey older than the rotation window.
-    if (now - p.createdAt > SIGNED_PREKEY_MAX_AGE_MS) throw new BundleError('ERR_PREKEY_TOO_OLD', 'the signed prekey is older than the rotation window')
-  }
+  checkBundleTimes(fields, now)
   let kemKeyHandle: KeyObject
   try {
     kemKeyHandle = importMlKemPublicKey(k.publicKey)
@@ -163,6 +157,22 @@ export function parseBundle (bytes: Uint8Array, expectedSessionId: SessionId | s
     throw new BadKeyError('the ML-KEM prekey is not a valid ML-KEM-1024 key')
   }
   return { ...fields, sessionId: expectedSessionId as SessionId, kemKeyHandle }
+}
+
+/**
+ * The checks of parseBundle that depend on the clock: expiry, claimed lifetime, and the age of
+ * both signed prekeys (H16; rotation: X3DH §3.2, PQXDH §3.2 "Publishing keys"). Everything
+ * else parseBundle checks depends only on the bytes and the Session ID, so a caller that
+ * remembers a verified bundle (bundle-cache.ts) runs exactly these again on every use.
+ */
+export function checkBundleTimes (fields: BundleFields, now: number): void {
+  if (fields.expiresAt <= now) throw new BundleError('ERR_BUNDLE_EXPIRED', 'the prekey bundle has expired')
+  if (fields.expiresAt > now + MAX_BUNDLE_LIFETIME_MS) throw new BundleError('ERR_BUNDLE_EXPIRY', 'the prekey bundle claims to live too long')
+  for (const p of [fields.signedPrekey, fields.kemPrekey]) {
+    if (p.createdAt > now + MAX_CLOCK_SKEW_MS) throw new BundleError('ERR_PREKEY_FROM_FUTURE', 'a signed prekey was made in the future')
+    // H16 (X3DH §4.6): refuse a signed prekey older than the rotation window.
+    if (now - p.createdAt > SIGNED_PREKEY_MAX_AGE_MS) throw new BundleError('ERR_PREKEY_TOO_OLD', 'the signed prekey is older than the rotation window')
+  }
 }
 
 /** The sequence number of a bundle, without verifying it (for a selector over verified records). */

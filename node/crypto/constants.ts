@@ -107,6 +107,13 @@ export const SIGNED_PREKEY_MAX_AGE_MS = 15 * 24 * 3600 * 1000
 export const BUNDLE_LIFETIME_MS = 7 * 24 * 3600 * 1000
 /** Longest expiry a sender accepts, so a record cannot claim to live forever. */
 export const MAX_BUNDLE_LIFETIME_MS = 30 * 24 * 3600 * 1000
+/**
+ * Prekey bundles a SessionManager remembers as verified (bundle-cache.ts), least recently used
+ * out first, so a contact's bundle is not verified again on every new session with it. One
+ * entry holds at most MAX_BUNDLE_BYTES of parsed fields and an OpenSSL key handle (about
+ * 12 KiB at the bound), so 256 entries stay near 3 MiB however many bundles peers hand us.
+ */
+export const MAX_VERIFIED_BUNDLES = 256
 /** Clock skew we tolerate on timestamps made by another node. */
 export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 

@@ -20,7 +20,8 @@ import type { IdentityKeys } from '../identity/keys.js'
 import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger, Logger } from '../log.js'
 import type { CryptoStore, CryptoStoreOp } from './storage.js'
-import { parseBundle, type PrekeyBundle } from './bundle.js'
+import type { PrekeyBundle } from './bundle.js'
+import { VerifiedBundleCache } from './bundle-cache.js'
 import { MAX_CACHED_SESSION_RECORDS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
 import { BadKeyError, DecryptError, EnvelopeError, IdentityChangedError, NoSessionError } from './errors.js'
 import { PrekeyStore } from './prekey-store.js'
@@ -55,6 +56,8 @@ export interface SessionManagerInit {
   chooseOneTimePrekey?: (n: number) => number | undefined
   /** Session records kept decoded in memory (R13). @default MAX_CACHED_SESSION_RECORDS */
   maxCachedSessions?: number
+  /** Contacts' bundles remembered as verified (bundle-cache.ts). @default MAX_VERIFIED_BUNDLES */
+  maxVerifiedBundles?: number
   logger?: Logger
 }
 
@@ -106,6 +109,8 @@ export class SessionManager {
    */
   private readonly prefetched = new Map<string, { bytes: Uint8Array | undefined, at: number }>()
   private readonly maxCachedSessions: number
+  /** Bundles already verified, so a contact's bundle is verified once per record version; time checks run every use. */
+  private readonly bundles: VerifiedBundleCache
   private queue: Promise<unknown> = Promise.resolve()
   private readonly log: ComponentLogger | undefined
 
@@ -113,6 +118,7 @@ export class SessionManager {
     this.now = init.now ?? Date.now
     this.random = init.random ?? systemRandom
     this.maxCachedSessions = init.maxCachedSessions ?? MAX_CACHED_SESSION_RECORDS
+    this.bundles = new VerifiedBundleCache({ maxEntries: init.maxVerifiedBundles })
     if (!Number.isSafeInteger(this.maxCachedSessions) || this.maxCachedSessions < 1) throw new RangeError('maxCachedSessions must be a positive integer')
     this.identity = X25519KeyPair.fromPrivateKey(init.identity.dhPrivateKey)
     if (!equalBytes(this.identity.publicKey, init.identity.dhPublicKey)) throw new BadKeyError('identity keys do not match')
@@ -141,9 +147,12 @@ export class SessionManager {
     return await this.run(async () => await this.prekeys.buildBundle(routing))
   }
 
-  /** Parses and verifies a contact's bundle (bundle.ts parseBundle, with this manager's clock). */
+  /**
+   * Parses and verifies a contact's bundle (bundle.ts parseBundle, with this manager's clock);
+   * bytes already verified for this Session ID skip the signatures, never the time checks.
+   */
   parseBundle (bytes: Uint8Array, expectedSessionId: SessionId, now = this.now()): PrekeyBundle {
-    return parseBundle(bytes, expectedSessionId, now)
+    return this.bundles.parse(bytes, expectedSessionId, now)
   }
 
   // ---- Sessions ------------------------------------------------------------------------
@@ -221,7 +230,9 @@ export class SessionManager {
 
   /** Starts a session from bundle bytes (PQXDH §3.3); returns the new record, not yet stored. */
   private async initiate (peer: SessionId, record: SessionRecord, bundleBytes: Uint8Array, useOneTime: boolean, now: number): Promise<{ record: SessionRecord, ops: CryptoStoreOp[] }> {
-    const bundle = parseBundle(bundleBytes, peer, now)
+    // PQXDH §3.3 / X3DH §3.3: Alice verifies the prekey signatures before anything is derived; a hit
+    // means these exact bytes were verified for this peer, and the time checks run again.
+    const bundle = this.bundles.parse(bundleBytes, peer, now)
     const ops = await this.pinOps(peer, bundle.identityKey)
     const n = bundle.oneTimePrekeys.length
     const pick = !useOneTime || n === 0 ? undefined : (this.init.chooseOneTimePrekey ?? ((k: number) => randomInt(this.random, k)))(n)

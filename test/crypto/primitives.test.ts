@@ -17,7 +17,7 @@ import { checkX25519PublicKey, X25519KeyPair } from '../../node/crypto/primitive
 import { Ed25519Signer, matchesX25519, verifyEd25519 } from '../../node/crypto/primitives/ed25519.js'
 import { MlKemKeyPair, mlKemEncapsulate } from '../../node/crypto/primitives/mlkem.js'
 import { aeadDecrypt, aeadEncrypt } from '../../node/crypto/primitives/aead.js'
-import { hkdfSha256, hmacSha256 } from '../../node/crypto/primitives/kdf.js'
+import { hkdfSha256, hmacSha256, sha256 as sha256Native } from '../../node/crypto/primitives/kdf.js'
 import { kdfCk, messageKeyOf, nextChainKey } from '../../node/crypto/ratchet/keys.js'
 import { seededRandom, systemRandom } from '../../node/crypto/random.js'
 import { SIGNATURE_CONTEXTS, type SignatureContext } from '../../node/crypto/constants.js'
@@ -147,6 +147,11 @@ describe('Ed25519 (RFC 8032) through node:crypto, K7, K9', () => {
     const malleated = concatBytes(sig.subarray(0, 32), toLe(le(sig.subarray(32)) + L))
     expect(verifyEd25519(s.publicKey, 'bundle', msg, malleated)).toBe(false)
     expect(ed25519.verify(malleated, concatBytes(SIGNATURE_CONTEXTS.bundle, msg), s.publicKey, { zip215: false })).toBe(false)
+    // The bounds themselves (byte-wise compares since issue 19): S = L, and y = p with the sign bit set.
+    expect(verifyEd25519(s.publicKey, 'bundle', msg, concatBytes(sig.subarray(0, 32), toLe(L)))).toBe(false)
+    const signedP = toLe(P); signedP[31] |= 0x80
+    expect(verifyEd25519(s.publicKey, 'bundle', msg, concatBytes(signedP, sig.subarray(32)))).toBe(false)
+    expect(verifyEd25519(signedP, 'bundle', msg, sig)).toBe(false)
     // Non-canonical R (y >= p) and A (y >= p).
     const badR = sig.slice(); badR.set(toLe(P + 1n), 0)
     expect(verifyEd25519(s.publicKey, 'bundle', msg, badR)).toBe(false)
@@ -230,6 +235,15 @@ describe('ML-KEM-1024, AES-256-GCM, HKDF, HMAC: node:crypto against noble', () =
       expect(toHex(hkdfSha256(ikm, salt, info, len))).toBe(toHex(new Uint8Array(hkdfSync('sha256', ikm, salt, info, len))))
       expect(toHex(hkdfSha256(ikm, salt, info, len))).toBe(toHex(hkdf(sha256, ikm, salt, info, len)))
     }), { numRuns: 60 })
+  })
+
+  it('SHA-256 on node:crypto: the FIPS 180-4 "abc" answer, and equal to @noble/hashes on random inputs', () => {
+    expect(toHex(sha256Native(new TextEncoder().encode('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), (data) => {
+      const out = sha256Native(data)
+      expect(out).toBeInstanceOf(Uint8Array)
+      expect(toHex(out)).toBe(toHex(sha256(data)))
+    }), { numRuns: 100 })
   })
 
   it('KDF_CK = (HMAC(ck, 0x02), HMAC(ck, 0x01)) (DR §5.2)', () => {

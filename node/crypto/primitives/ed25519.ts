@@ -29,10 +29,35 @@ function leToBigint (b: Uint8Array, offset: number, length: number): bigint {
   return v
 }
 
+function littleEndian (v: bigint): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return out
+}
+
+const P_BYTES = littleEndian(P)
+const L_BYTES = littleEndian(L)
+
+/**
+ * b[offset..offset+32) < limit, both little-endian, compared from the most significant byte
+ * down; `topMask` clears bits of the top byte first (0x7f drops the sign bit of a point).
+ * Byte compares instead of bigints: these run three times per signature on the setup path.
+ */
+function lessThan (b: Uint8Array, offset: number, limit: Uint8Array, topMask: number): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const x = i === 31 ? b[offset + i] & topMask : b[offset + i]
+    if (x < limit[i]) return true
+    if (x > limit[i]) return false
+  }
+  return false
+}
+
 /** y < p for an encoded point (the sign bit is bit 255). */
 function canonicalPoint (b: Uint8Array, offset: number): boolean {
-  const y = leToBigint(b, offset, 32) & ((1n << 255n) - 1n)
-  return y < P
+  return lessThan(b, offset, P_BYTES, 0x7f)
 }
 
 /** RFC 8032 §5.1.7 with the strict (non-ZIP-215) encoding rules, over context || message (K9). */
@@ -46,7 +71,7 @@ export function verifyEd25519 (publicKey: Uint8Array | KeyObject, context: Signa
  */
 export function verifyEd25519WithoutContext (publicKey: Uint8Array | KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_BYTES) return false
-  if (leToBigint(signature, 32, 32) >= L) return false
+  if (!lessThan(signature, 32, L_BYTES, 0xff)) return false // RFC 8032 §5.1.7 step 1: S < L
   if (!canonicalPoint(signature, 0)) return false
   let key: KeyObject
   if (publicKey instanceof Uint8Array) {
