@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { xchachaOpen, xchachaSeal } from '../crypto/primitives/xchacha.js'
 import { utf8, wipe } from '../bytes.js'
 import { StoreFormatError } from './errors.js'
 import { writeFileAtomic } from './keyfile.js'
@@ -82,7 +82,7 @@ export class EphemeralKeys {
       this.dirty = true
     }
     const nonce = randomBytes(NONCE_LENGTH)
-    const c = xchacha20poly1305(key, nonce, utf8(`${bucket}|${ad}`)).encrypt(plaintext)
+    const c = xchachaSeal(key, nonce, plaintext, utf8(`${bucket}|${ad}`))
     return { b: bucket, n: nonce.toString('base64'), c: Buffer.from(c).toString('base64') }
   }
 
@@ -91,7 +91,7 @@ export class EphemeralKeys {
     const key = this.keys.get(sealed.b)
     if (key === undefined) return undefined
     try {
-      return xchacha20poly1305(key, Buffer.from(sealed.n, 'base64'), utf8(`${sealed.b}|${ad}`)).decrypt(Buffer.from(sealed.c, 'base64'))
+      return xchachaOpen(key, Buffer.from(sealed.n, 'base64'), Buffer.from(sealed.c, 'base64'), utf8(`${sealed.b}|${ad}`), () => new StoreFormatError('ERR_EPHEMERAL_KEYS', 'a record does not open'))
     } catch {
       return undefined
     }
@@ -136,7 +136,7 @@ export class EphemeralKeys {
   private write (): Uint8Array {
     const body = utf8(JSON.stringify(Object.fromEntries([...this.keys].map(([b, k]) => [b, Buffer.from(k).toString('base64')]))))
     const nonce = randomBytes(NONCE_LENGTH)
-    const ct = xchacha20poly1305(this.wrapKey, nonce, FILE_AD).encrypt(body)
+    const ct = xchachaSeal(this.wrapKey, nonce, body, FILE_AD)
     body.fill(0)
     return utf8(JSON.stringify({ format: FORMAT, version: 1, nonce: nonce.toString('base64'), ciphertext: Buffer.from(ct).toString('base64') }))
   }
@@ -147,7 +147,7 @@ export class EphemeralKeys {
     try {
       raw = JSON.parse(new TextDecoder().decode(bytes))
       if (raw?.format !== FORMAT || raw.version !== 1) throw new Error('format')
-      body = xchacha20poly1305(this.wrapKey, Buffer.from(raw.nonce, 'base64'), FILE_AD).decrypt(Buffer.from(raw.ciphertext, 'base64'))
+      body = xchachaOpen(this.wrapKey, Buffer.from(raw.nonce, 'base64'), Buffer.from(raw.ciphertext, 'base64'), FILE_AD, () => new Error('tag'))
     } catch {
       throw new StoreFormatError('ERR_EPHEMERAL_KEYS', 'the ephemeral key file does not open')
     }

@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto'
 import { DecryptError } from '../errors.js'
+import { openWith, sealWith, view } from './aead-stream.js'
 
 export const AEAD_KEY_BYTES = 32
 export const AEAD_NONCE_BYTES = 12
@@ -20,21 +21,11 @@ function handle (key: Uint8Array): KeyObject {
   return createSecretKey(Buffer.from(key.buffer, key.byteOffset, key.byteLength))
 }
 
-function view (b: Uint8Array): Buffer {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-}
-
 /** Returns ciphertext || tag. */
 export function aeadEncrypt (key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array {
   const c = createCipheriv('aes-256-gcm', handle(key), view(nonce), { authTagLength: AEAD_TAG_BYTES })
   c.setAAD(view(ad))
-  const out = new Uint8Array(plaintext.length + AEAD_TAG_BYTES)
-  const body = c.update(view(plaintext))
-  out.set(body, 0)
-  const fin = c.final()
-  out.set(fin, body.length)
-  out.set(c.getAuthTag(), body.length + fin.length)
-  return out
+  return sealWith(c, plaintext, AEAD_TAG_BYTES)
 }
 
 /** Opens ciphertext || tag, or throws DecryptError (never returns unauthenticated bytes). */
@@ -45,13 +36,7 @@ export function aeadDecrypt (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Ar
     const d = createDecipheriv('aes-256-gcm', handle(key), view(nonce), { authTagLength: AEAD_TAG_BYTES })
     d.setAAD(view(ad))
     d.setAuthTag(view(sealed.subarray(tagAt)))
-    const body = d.update(view(sealed.subarray(0, tagAt)))
-    const fin = d.final()
-    if (fin.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
-    const out = new Uint8Array(body.length + fin.length)
-    out.set(body, 0)
-    out.set(fin, body.length)
-    return out
+    return openWith(d, sealed.subarray(0, tagAt))
   } catch {
     throw error()
   }

@@ -13,6 +13,7 @@
  * (RFC 7748 §4.1) holds iff u·(1 - y) = 1 + y mod p, for y ≠ 1.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+import { view } from './aead-stream.js'
 import { inspect } from 'node:util'
 import { concatBytes } from '../../bytes.js'
 import { ED25519_KEY_BYTES, ED25519_SIGNATURE_BYTES, SIGNATURE_CONTEXTS, type SignatureContext } from '../constants.js'
@@ -96,11 +97,6 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 export function importEd25519PublicKey (publicKey: Uint8Array): KeyObject {
   if (publicKey.length !== ED25519_KEY_BYTES || !canonicalPoint(publicKey, 0)) throw new BadKeyError('not a canonical Ed25519 public key')
   return createPublicKey(spkiPem(SPKI_PREFIX, publicKey))
-}
-
-/** A Buffer view (no copy): node:crypto takes Buffers on a much faster path than other Uint8Arrays. */
-function view (b: Uint8Array): Buffer {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 }
 
 /** Signs with the identity key's seed; the seed never shows in logs, JSON or inspect. */

@@ -10,6 +10,7 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { hchacha } from '@noble/ciphers/chacha.js'
+import { openWith, sealWith, view } from './aead-stream.js'
 
 export const XCHACHA_KEY_BYTES = 32
 export const XCHACHA_NONCE_BYTES = 24
@@ -31,10 +32,6 @@ function bytesLE (words: Uint32Array): Buffer {
   return out
 }
 
-function buf (b: Uint8Array): Buffer {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-}
-
 /** The subkey and 12-byte nonce of §2.3 for one (key, 24-byte nonce). */
 function derive (key: Uint8Array, nonce: Uint8Array): { subkey: Buffer, iv: Buffer } {
   if (key.length !== XCHACHA_KEY_BYTES) throw new RangeError('XChaCha20-Poly1305 keys have 32 bytes')
@@ -51,14 +48,8 @@ export function xchachaSeal (key: Uint8Array, nonce: Uint8Array, plaintext: Uint
   const { subkey, iv } = derive(key, nonce)
   try {
     const c = createCipheriv('chacha20-poly1305', subkey, iv, { authTagLength: XCHACHA_TAG_BYTES })
-    c.setAAD(buf(ad), { plaintextLength: plaintext.length })
-    const out = new Uint8Array(plaintext.length + XCHACHA_TAG_BYTES)
-    const body = c.update(buf(plaintext))
-    out.set(body, 0)
-    const fin = c.final()
-    out.set(fin, body.length)
-    out.set(c.getAuthTag(), body.length + fin.length)
-    return out
+    c.setAAD(view(ad), { plaintextLength: plaintext.length })
+    return sealWith(c, plaintext, XCHACHA_TAG_BYTES)
   } finally {
     subkey.fill(0)
   }
@@ -71,15 +62,9 @@ export function xchachaOpen (key: Uint8Array, nonce: Uint8Array, sealed: Uint8Ar
   const tagAt = sealed.length - XCHACHA_TAG_BYTES
   try {
     const d = createDecipheriv('chacha20-poly1305', subkey, iv, { authTagLength: XCHACHA_TAG_BYTES })
-    d.setAAD(buf(ad), { plaintextLength: tagAt })
-    d.setAuthTag(buf(sealed.subarray(tagAt)))
-    const body = d.update(buf(sealed.subarray(0, tagAt)))
-    const fin = d.final()
-    if (fin.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
-    const out = new Uint8Array(body.length + fin.length)
-    out.set(body, 0)
-    out.set(fin, body.length)
-    return out
+    d.setAAD(view(ad), { plaintextLength: tagAt })
+    d.setAuthTag(view(sealed.subarray(tagAt)))
+    return openWith(d, sealed.subarray(0, tagAt))
   } catch {
     throw error()
   } finally {
