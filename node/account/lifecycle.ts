@@ -26,6 +26,7 @@ import { MailCollector, type RememberedHolder } from '../net/mailbox/collector.j
 import { mailboxKeyFor, signOwnerProof } from '../net/mailbox/proof.js'
 import { accountDir, accountExists, changePassphrase, createAccount, openAccount, type Account } from '../store/account.js'
 import { withEpoch, type EpochStore } from '../store/epoch.js'
+import { withRecordCache, type CachedStore } from '../store/record-cache.js'
 import { getJson, jsonValue } from '../store/sealed-store.js'
 import type { ScryptParams } from '../store/kdf.js'
 import { readKeyFile, unwrapDataKey } from '../store/keyfile.js'
@@ -48,6 +49,11 @@ export const FORCED_RETRY_GAP_MS = 5_000
 export const COLLECT_ON_CONNECT_DELAY_MS = 200
 /** Where the mail collector remembers the peers closest to the account's mailbox. */
 const MAILBOX_PEERS_KEY = ['mailbox-peers'] as const
+/**
+ * The records every message reads again (contacts, profiles, message rows and their indexes,
+ * pinned identity keys): kept decrypted in memory while the account is open.
+ */
+const CACHED_TABLES = ['contact', 'profile', 'peer-profile', 'msg', 'msg-id', 'msg-seq', 'meta', 'identity']
 
 /** The key that names this account's epoch file: derived from the identity, used for nothing else. */
 function rollbackSecret (signingSeed: Uint8Array): Uint8Array {
@@ -87,6 +93,8 @@ export interface RollbackNotice { detectedAt: number, storeEpoch: number, keptEp
 
 interface OpenAccount {
   account: Account
+  /** Hot records in memory over the account's store; emptied when the account closes. */
+  cache: CachedStore
   guard: RollbackGuard
   crypto: AccountCrypto
   messenger: Messenger
@@ -259,6 +267,7 @@ export class AccountLifecycle {
     await o.publisher.stop()
     await o.guard.flush()
     await o.account.close()
+    o.cache.clear()
   }
 
   /**
@@ -286,10 +295,12 @@ export class AccountLifecycle {
     const { network, logger, now } = this.init
     const identity = account.identity
     // Every batch counts; the count is kept outside the data folder too, so an older copy shows.
-    const store = await withEpoch(account.store)
-    const guard = await RollbackGuard.open(this.init.stateDir ?? defaultStateDir(), rollbackSecret(identity.signingSeed), store.instanceId)
-    const check = guard.check(store.epoch)
-    store.onCommitted((n) => { guard.committed(n) })
+    const epochs = await withEpoch(account.store)
+    const guard = await RollbackGuard.open(this.init.stateDir ?? defaultStateDir(), rollbackSecret(identity.signingSeed), epochs.instanceId)
+    const check = guard.check(epochs.epoch)
+    epochs.onCommitted((n) => { guard.committed(n) })
+    // Every component reads and writes through the cache, so none of them can leave it stale.
+    const store = withRecordCache(epochs, { tables: CACHED_TABLES })
     const crypto = await openAccountCrypto({ identity, store, fetchRecord: async (peer, options) => await network.fetchRecord(peer, options), now })
     // The group layer needs the messenger (its lock, log and 1:1 sessions) and the messenger
     // hands it group control payloads: the one is made first and given the other's handler.
@@ -386,11 +397,11 @@ export class AccountLifecycle {
       onPublished: () => { this.emit({ type: 'changed' }) }
     })
     this.rollbackNotice = undefined
-    if (check.rolledBack) await this.recoverFromRollback(store, guard, crypto, messenger)
+    if (check.rolledBack) await this.recoverFromRollback(epochs, guard, crypto, messenger)
     // What expired while the node was off goes before the API can serve any of it.
     await messenger.expireDue()
     await messenger.pruneGuards()
-    this.open = { account, guard, crypto, messenger, groups, mail, publisher, attachments, calls }
+    this.open = { account, cache: store, guard, crypto, messenger, groups, mail, publisher, attachments, calls }
     const groupManager = groups
     network.onEnvelope(async (envelope) => {
       // A direct copy of a group message (its own version byte, docs/GROUPS.md §3).

@@ -65,6 +65,12 @@ export interface EncryptOptions {
   signal?: AbortSignal
   /** Writes to land in the same batch as the advanced session state (e.g. an outbox entry). */
   extraOps?: readonly CryptoStoreOp[]
+  /**
+   * Writes that need the envelope (the message row and its queued envelope): called once the
+   * envelope is sealed, inside the manager's queue; its writes join the same batch. If it
+   * throws, nothing is committed and the envelope is not returned.
+   */
+  alongside?: (envelope: Uint8Array) => Promise<readonly CryptoStoreOp[]>
   /** false: start a new session without a one-time prekey (X3DH §4.2). @default true */
   oneTimePrekey?: boolean
 }
@@ -289,7 +295,8 @@ export class SessionManager {
       const out = this.cipher.encrypt(record, plaintext)
       const content = encodeContent({ kind: out.kind, message: out.message })
       const envelope = sealEnvelope(this.identity, state.remoteIdentity, content, this.random, this.cipher.contacts.get(state.remoteIdentity).handle)
-      await this.commit(peer, out.record, [...ops, ...(options.extraOps ?? [])])
+      const alongside = options.alongside === undefined ? [] : await options.alongside(envelope)
+      await this.commit(peer, out.record, [...ops, ...(options.extraOps ?? []), ...alongside])
       return envelope
     })
   }

@@ -139,6 +139,7 @@ export class Messenger {
       logger: init.logger,
       now: this.now,
       onSettled: async (entry, result) => { await this.settled(entry, result) },
+      settle: async (entry, result, drop) => { await this.settled(entry, result, drop) },
       onRefused: async (entry) => await this.reseal(entry),
       seal: async (entry) => await this.sealQueued(entry),
       onAttemptFailed: async (entry, result) => { await this.attemptFailed(entry, result) }
@@ -487,30 +488,45 @@ export class Messenger {
         ...(expiresAt === undefined ? {} : { expiresAt })
       }
       const payload = this.textPayloadOf(draft)
-      const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload }], options)
-      // No prekey record of theirs found yet (their node was never reached, or its record has
-      // not spread): the text waits in the outbox unsealed, and the outbox seals it once the
-      // record is found (sealQueued), as it keeps a text for an offline contact.
-      const waiting = 'error' in sealed && sealed.error === NO_RECORD_YET
-      const { message, ops } = await this.log.prepareAppend({
-        ...draft,
-        state: 'error' in sealed && !waiting ? 'failed' : 'sending',
-        ...('error' in sealed ? { lastError: sealed.error } : {})
+      // The row, the contact and the queued envelopes, for the outcome of the seal.
+      const writes = async (sealed: Sealed): Promise<{ message: Message, contact: Contact, entries: OutboxEntry[], ops: StoreOp[] }> => {
+        // No prekey record of theirs found yet (their node was never reached, or its record has
+        // not spread): the text waits in the outbox unsealed, and the outbox seals it once the
+        // record is found (sealQueued), as it keeps a text for an offline contact.
+        const waiting = 'error' in sealed && sealed.error === NO_RECORD_YET
+        const { message, ops } = await this.log.prepareAppend({
+          ...draft,
+          state: 'error' in sealed && !waiting ? 'failed' : 'sending',
+          ...('error' in sealed ? { lastError: sealed.error } : {})
+        })
+        if (expiresAt !== undefined) ops.push(this.expiry.expireOp(peer, id, expiresAt))
+        else if (timer !== undefined) ops.push(this.expiry.waitOp(peer, id))
+        const updated = currentContact({
+          ...contact,
+          // Writing to a request is how it is accepted.
+          state: contact.state === 'request' ? 'accepted' : contact.state,
+          lastMessageAt: sentAt,
+          lastMessage: previewOf(message),
+          ...('error' in sealed || sealed.profileVersion === undefined ? {} : { profileSentVersion: sealed.profileVersion })
+        })
+        const unsealed: OutboxEntry = { id, peer, kind: 'text', envelope: '', createdAt: sentAt, attempts: 1, nextAttemptAt: sentAt + FIRST_BACKOFF_MS, ...(expiresAt === undefined ? {} : { expiresAt }) }
+        const entries = 'error' in sealed ? (waiting ? [unsealed] : []) : sealed.entries.map((e) => e.id === id && expiresAt !== undefined ? { ...e, expiresAt } : e)
+        // A row sealed under a new short-lived key: the key goes to disk before the batch.
+        await this.init.ephemeral?.flush()
+        return { message, contact: updated, entries, ops: [...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))] }
+      }
+      // The message and its queued envelope land with the session state that sealed it: it is
+      // never shown as sent without being queued, and a sent message costs one write.
+      let prepared: Awaited<ReturnType<typeof writes>> | undefined
+      const sealed = await this.sealFor(contact, [{ kind: 'text', id, payload }], options, true, async (s) => {
+        prepared = await writes(s)
+        return prepared.ops
       })
-      if (expiresAt !== undefined) ops.push(this.expiry.expireOp(peer, id, expiresAt))
-      else if (timer !== undefined) ops.push(this.expiry.waitOp(peer, id))
-      const updated = currentContact({
-        ...contact,
-        // Writing to a request is how it is accepted.
-        state: contact.state === 'request' ? 'accepted' : contact.state,
-        lastMessageAt: sentAt,
-        lastMessage: previewOf(message),
-        ...('error' in sealed || sealed.profileVersion === undefined ? {} : { profileSentVersion: sealed.profileVersion })
-      })
-      const unsealed: OutboxEntry = { id, peer, kind: 'text', envelope: '', createdAt: sentAt, attempts: 1, nextAttemptAt: sentAt + FIRST_BACKOFF_MS, ...(expiresAt === undefined ? {} : { expiresAt }) }
-      const entries = 'error' in sealed ? (waiting ? [unsealed] : []) : sealed.entries.map((e) => e.id === id && expiresAt !== undefined ? { ...e, expiresAt } : e)
-      // The message and its queued envelopes land together: it is never shown as sent without being queued.
-      await this.store.batch([...ops, this.contacts.putOp(updated), ...entries.map((e) => this.outbox.queueOp(e))])
+      if (prepared === undefined || 'error' in sealed) {
+        prepared = await writes(sealed)
+        await this.store.batch(prepared.ops)
+      }
+      const { message, contact: updated, entries } = prepared
       this.log.committed(message)
       return { message, contact: updated, entries, accepted: existing?.state === 'request' }
     })
@@ -620,9 +636,12 @@ export class Messenger {
   /**
    * Seals payloads for a contact, under the lock, as outbox entries. Our profile goes first
    * when the contact has not been sent its current version, or when this seal starts a new
-   * session (the contact may have lost it); `withProfile` false leaves it out.
+   * session (the contact may have lost it); `withProfile` false leaves it out. `alongside`
+   * returns the caller's writes for the outcome; they land in the last seal's batch when the
+   * session layer takes them (the caller commits them itself when it did not: check whether it
+   * was called).
    */
-  private async sealFor (contact: Contact, items: Array<{ kind: OutboxKind, id: string, ids?: string[], payload: Payload }>, options: { signal?: AbortSignal, profileDue?: boolean }, withProfile = true): Promise<Sealed> {
+  private async sealFor (contact: Contact, items: Array<{ kind: OutboxKind, id: string, ids?: string[], payload: Payload }>, options: { signal?: AbortSignal, profileDue?: boolean }, withProfile = true, alongside?: (sealed: Sealed) => Promise<StoreOp[]>): Promise<Sealed> {
     const peer = contact.sessionId
     const own = await this.profiles.own()
     let profileDue = options.profileDue === true
@@ -634,10 +653,18 @@ export class Messenger {
       : items
     const now = this.now()
     const entries: OutboxEntry[] = []
+    const profileVersion = all.length > items.length ? { profileVersion: own.version } : {}
+    const entryOf = (item: typeof all[number], envelope: Uint8Array): OutboxEntry =>
+      ({ id: item.id, peer, kind: item.kind, ...(item.ids === undefined ? {} : { ids: item.ids }), envelope: Buffer.from(envelope).toString('base64'), createdAt: now, attempts: 0, nextAttemptAt: now })
     try {
-      for (const item of all) {
-        const envelope = await this.init.crypto.seal(peer, encodePayload(item.payload), { signal: options.signal })
-        entries.push({ id: item.id, peer, kind: item.kind, ...(item.ids === undefined ? {} : { ids: item.ids }), envelope: Buffer.from(envelope).toString('base64'), createdAt: now, attempts: 0, nextAttemptAt: now })
+      for (const [i, item] of all.entries()) {
+        // The caller's writes join the last seal's batch (with every entry sealed before it).
+        const last = i === all.length - 1 && alongside !== undefined
+        const envelope = await this.init.crypto.seal(peer, encodePayload(item.payload), {
+          signal: options.signal,
+          ...(last ? { alongside: async (e: Uint8Array) => await alongside({ entries: [...entries, entryOf(item, e)], ...profileVersion }) } : {})
+        })
+        entries.push(entryOf(item, envelope))
       }
     } catch (err) {
       await this.noteIdentityChange(peer, err)
@@ -645,7 +672,7 @@ export class Messenger {
       this.init.logger.info('could not seal for a contact', { code })
       return { error: code }
     }
-    return { entries, ...(all.length > items.length ? { profileVersion: own.version } : {}) }
+    return { entries, ...profileVersion }
   }
 
   /**
@@ -702,7 +729,10 @@ export class Messenger {
   }
 
   /** A queued envelope reached a path (direct means the recipient committed it), or was given up. */
-  private async settled (entry: OutboxEntry, result: DeliveryResult): Promise<void> {
+  private async settled (entry: OutboxEntry, result: DeliveryResult, drop?: StoreOp): Promise<void> {
+    const isText = entry.kind === undefined || entry.kind === 'text'
+    // Anything but a text changes no row: its removal is written on its own.
+    if (!isText && drop !== undefined) await this.store.batch([drop])
     if (entry.kind === 'profile') {
       // Given up: the next text carries the profile again.
       if (!result.ok) await this.forgetProfileSent(entry.peer)
@@ -713,7 +743,7 @@ export class Messenger {
     const extra: StateExtra = result.ok
       ? { lastError: undefined, ...(result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}) }
       : { lastError: deliveryErrorCode(result.error) }
-    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out', extra)
+    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out', extra, drop === undefined ? [] : [drop])
   }
 
   /** An attempt failed and the entry waits for the next one: the message says why meanwhile. */
@@ -748,14 +778,18 @@ export class Messenger {
 
   /**
    * Moves a message's state (forward only; see MessageLog.prepareState) and keeps the
-   * contact's last-message preview in step. Never call it while holding the lock.
+   * contact's last-message preview in step; `alongside` is committed in the same batch (or
+   * alone when the state does not move). Never call it while holding the lock.
    */
-  private async setState (message: Pick<Message, 'peer' | 'id'>, state: MessageState, direction?: Message['direction'], extra: StateExtra = {}): Promise<Message | undefined> {
+  private async setState (message: Pick<Message, 'peer' | 'id'>, state: MessageState, direction?: Message['direction'], extra: StateExtra = {}, alongside: StoreOp[] = []): Promise<Message | undefined> {
     const done = await this.lock.run(async () => {
       const prepared = await this.log.prepareState(message.peer, message.id, state, direction, extra)
-      if (prepared === undefined) return undefined
+      if (prepared === undefined) {
+        if (alongside.length > 0) await this.store.batch(alongside)
+        return undefined
+      }
       const contact = await this.contacts.get(message.peer)
-      const ops = [prepared.op]
+      const ops = [prepared.op, ...alongside]
       // Our after-read message was read: its clock starts now (the recipient's started at its reading).
       if (state === 'read' && prepared.message.direction === 'out') {
         const started = this.startClock(prepared.message)

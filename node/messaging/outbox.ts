@@ -59,6 +59,11 @@ export interface OutboxInit {
   /** Called when an entry's fate is known: delivered/stored (result.ok) or given up. */
   onSettled: (entry: OutboxEntry, result: DeliveryResult) => Promise<void>
   /**
+   * Optional, in place of onSettled: commits `drop` (the entry's removal) in the same batch
+   * as what the entry's fate changes, so a settled message is one write, not two.
+   */
+  settle?: (entry: OutboxEntry, result: DeliveryResult, drop: StoreOp) => Promise<void>
+  /**
    * The recipient refused the envelope (say, a one-time prekey another sender used first,
    * H5): a new envelope to try once instead, or undefined to give up.
    */
@@ -126,8 +131,7 @@ export class Outbox {
         : await this.init.transport.deliver(entry.peer, envelope, { ...options, ...(ttlMs === undefined ? {} : { ttlMs }) })
       const now = this.init.now()
       if (result.ok) {
-        await this.init.store.del([this.table, entry.id])
-        await this.init.onSettled(entry, result)
+        await this.finish(entry, result)
         return result
       }
       const attempts = entry.attempts + 1
@@ -140,13 +144,11 @@ export class Outbox {
           this.inFlight.delete(entry.id)
           return await this.attempt(next, options)
         }
-        await this.init.store.del([this.table, entry.id])
-        await this.init.onSettled(entry, result)
+        await this.finish(entry, result)
         return result
       }
       if (now - entry.createdAt > OUTBOX_GIVE_UP_MS) {
-        await this.init.store.del([this.table, entry.id])
-        await this.init.onSettled(entry, result)
+        await this.finish(entry, result)
         return result
       }
       const current = await getJson<OutboxEntry>(this.init.store, [this.table, entry.id])
@@ -159,6 +161,16 @@ export class Outbox {
     } finally {
       this.inFlight.delete(entry.id)
     }
+  }
+
+  /** The entry leaves the queue: its fate committed with its removal where the owner can. */
+  private async finish (entry: OutboxEntry, result: DeliveryResult): Promise<void> {
+    if (this.init.settle !== undefined) {
+      await this.init.settle(entry, result, this.dropOp(entry.id))
+      return
+    }
+    await this.init.store.del([this.table, entry.id])
+    await this.init.onSettled(entry, result)
   }
 
   /** The entry's envelope, sealed now (and stored) if it was queued unsealed; undefined if it still cannot be. */

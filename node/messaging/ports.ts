@@ -7,8 +7,12 @@ import type { SessionId } from '../identity/session-id.js'
 import type { StoreOp } from '../store/types.js'
 
 export interface SessionCrypto {
-  /** Seals a plaintext for a peer, starting a session from its published bundle when needed. */
-  seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal, oneTimePrekey?: boolean }) => Promise<Uint8Array>
+  /**
+   * Seals a plaintext for a peer, starting a session from its published bundle when needed.
+   * `alongside` gets the envelope before the new session state is stored and returns writes
+   * for the same batch (the message and its queued envelope: one write per sent message).
+   */
+  seal: (peer: SessionId, plaintext: Uint8Array, options?: { signal?: AbortSignal, oneTimePrekey?: boolean, alongside?: (envelope: Uint8Array) => Promise<StoreOp[]> }) => Promise<Uint8Array>
   /**
    * Optional: fetches what a first seal to `peer` needs (its prekey record) before the
    * messenger takes its lock, so a slow lookup holds up no other conversation. A record not

@@ -16,6 +16,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { noise } from '@chainsafe/libp2p-noise'
+import { fastNoiseCrypto } from './noise-crypto.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
@@ -89,7 +90,7 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     datastore,
     addresses: { listen },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: fastNoiseCrypto() })],
     // One bound on streams per connection for all protocols together, counted by the muxer
     // before any protocol is negotiated: beyond it, a peer's new streams are reset (yamux RST).
     streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],

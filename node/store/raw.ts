@@ -8,6 +8,7 @@ import { platform } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { ensurePrivateDir } from './data-dir.js'
+import { groupCommit } from './group-commit.js'
 
 export type RawOp =
   | { type: 'put', key: Uint8Array, value: Uint8Array }
@@ -39,16 +40,19 @@ export async function openLevelKV (path: string): Promise<RawKV> {
   const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
   await makeFilesPrivate(path)
+  // One LevelDB WriteBatch per write: the write-ahead log makes it all-or-nothing across
+  // crashes. Batches that come while one is being written go together in the next.
+  const writes = groupCommit<RawOp>(async (ops) => {
+    await db.batch(ops.map((op) => op.type === 'put'
+      ? { type: 'put' as const, key: op.key, value: op.value }
+      : { type: 'del' as const, key: op.key }))
+  }, (op) => op.key.byteLength + (op.type === 'put' ? op.value.byteLength : 0))
   return {
     async get (key) {
       return await db.get(key) ?? undefined
     },
     async batch (ops) {
-      if (ops.length === 0) return
-      // One LevelDB WriteBatch: the write-ahead log makes it all-or-nothing across crashes.
-      await db.batch(ops.map((op) => op.type === 'put'
-        ? { type: 'put' as const, key: op.key, value: op.value }
-        : { type: 'del' as const, key: op.key }))
+      await writes.write(ops)
     },
     async * entries (range) {
       for await (const [key, value] of db.iterator({ gte: range.gte, lt: range.lt, limit: range.limit ?? -1, reverse: range.reverse ?? false })) {
@@ -63,6 +67,7 @@ export async function openLevelKV (path: string): Promise<RawKV> {
       await makeFilesPrivate(path)
     },
     async close () {
+      await writes.idle()
       await db.close()
       await makeFilesPrivate(path)
     }
