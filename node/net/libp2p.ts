@@ -50,7 +50,9 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
   const listen = init.listen ?? DEFAULT_LISTEN
   const keepPrivate = init.keepPrivateAddresses ?? listen.some((a) => /\/ip4\/(127\.|10\.|192\.168\.|0\.0\.0\.0)|\/ip6\/::1?\//.test(a))
   const peerDiscovery = []
-  if (init.bootstrap !== undefined && init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap }))
+  // Dialled at once (timeout 0; the module's default waits a second): the first prekey record
+  // put needs a DHT peer, and a node's only peer at start is often its bootstrap peer.
+  if (init.bootstrap !== undefined && init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap, timeout: 0 }))
   if (init.mdns === true) peerDiscovery.push(mdns({ interval: 1000 }))
   const services: Record<string, any> = {
     identify: identify(),
