@@ -6,11 +6,13 @@
 /** Sotto's own DHT, apart from the IPFS one. */
 export const DHT_PROTOCOL = '/sotto/kad/1.0.0'
 export const DELIVER_PROTOCOL = '/sotto/deliver/1'
+/** Many envelopes per stream, each acked in order; dialled first, `/1` when the peer lacks it. */
+export const DELIVER_PROTOCOL_V2 = '/sotto/deliver/2'
 export const MAILBOX_PROTOCOL = '/sotto/mailbox/1'
 /** DHT key namespace of prekey records: validators and selectors are keyed by it. */
 export const RECORD_NAMESPACE = 'sotto-prekeys'
 
-/** Largest frame on /sotto/deliver/1: the largest padded envelope plus framing, with room. */
+/** Largest frame on /sotto/deliver/1 and /2: the largest padded envelope plus framing, with room. */
 export const MAX_DELIVER_FRAME = 96 * 1024
 /** A whole frame must arrive within this time, or the stream is reset (slow-loris, T4). */
 export const FRAME_TIMEOUT_MS = 10_000
@@ -21,15 +23,39 @@ export const MAX_INBOUND_DELIVER_STREAMS = 32
 export const MAX_OUTBOUND_DELIVER_STREAMS = 64
 /**
  * Direct deliveries one remote peer may make per second, sustained (a token bucket per
- * PeerId, T3). Every delivered envelope costs two X25519 before the session looks at it
- * (about 0.1 ms refused, 0.15 ms opened) and one that opens costs a store write, so one peer
- * at this rate takes at most a sixth of a core; people and their receipts stay far below it,
- * and a bulk sender (a group fan-out, an outbox draining after a day offline) is not cut off.
- * A peer above it is answered "rate limited" and falls back to mailboxes, so nothing is lost.
+ * PeerId, T3), charged per envelope on either protocol version. Every delivered envelope
+ * costs two X25519 before the session looks at it (about 0.1 ms refused, 0.15 ms opened) and
+ * one that opens costs a store write. An envelope that is refused (it does not open) or a
+ * frame that does not parse costs DELIVER_REFUSED_COST tokens in all, so a peer sending junk
+ * gets at most a fifth of this rate in decryption attempts (about a tenth of a core), while a
+ * genuine bulk sender (a group fan-out, an outbox draining after a day offline) gets all of
+ * it. A peer above it is answered "rate limited" and falls back to mailboxes, so nothing is lost.
  */
-export const DELIVER_RATE_PER_SECOND = 1_000
-/** The bucket's size: an outbox that reconnects may send this many at once (one per stream). */
-export const DELIVER_BURST = 1_000
+export const DELIVER_RATE_PER_SECOND = 5_000
+/** The bucket's size: an outbox that reconnects may send this many at once. */
+export const DELIVER_BURST = 5_000
+/** Tokens in all for an envelope that is refused or does not parse (one before, the rest after the verdict). */
+export const DELIVER_REFUSED_COST = 5
+/**
+ * A `/sotto/deliver/2` stream with nothing in flight is closed by the recipient after this
+ * long. Longer than DELIVER_SENDER_IDLE_MS, so the sender, which knows when a burst is over,
+ * closes first and rarely races an envelope against the recipient's close.
+ */
+export const DELIVER_STREAM_IDLE_MS = 5_000
+/** A sender closes its `/sotto/deliver/2` stream to a peer after this long without an envelope. */
+export const DELIVER_SENDER_IDLE_MS = 1_000
+/**
+ * Envelopes a sender has on one `/sotto/deliver/2` stream before their acks: enough to hide
+ * the round trip and the recipient's commit, few enough that one failed stream loses little
+ * and the recipient's unread bytes stay small (it reads one envelope at a time).
+ */
+export const MAX_DELIVER_IN_FLIGHT = 16
+/**
+ * Bytes a `/sotto/deliver/2` recipient holds unread on one stream: MAX_DELIVER_IN_FLIGHT full
+ * frames. It reads one envelope at a time while the muxer keeps accepting bytes, so a sender
+ * that pipelines past this is reset rather than buffered.
+ */
+export const MAX_DELIVER_UNREAD_BYTES = MAX_DELIVER_IN_FLIGHT * (4 + MAX_DELIVER_FRAME)
 /**
  * Peers whose buckets are remembered, least recently seen forgotten first. Above
  * MAX_CONNECTIONS, so a peer that still has a connection keeps its bucket; a forgotten one

@@ -1,13 +1,14 @@
 /**
  * Delivery policy for one sealed envelope: straight to the recipient's device when its
  * record says where it is and it answers, else into the mailboxes closest to the
- * recipient's mailbox key. The wire exchanges live in deliver.ts and mailbox/protocol.ts;
+ * recipient's mailbox key. The wire exchanges live in deliver.ts (deliver-streams.ts keeps
+ * one stream per peer during a burst) and mailbox/protocol.ts;
  * this module only decides which to try and in what order. Failures come back as values.
  */
 import type { SottoLibp2p } from './libp2p.js'
 import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger } from '../log.js'
-import { deliverEnvelope } from './deliver.js'
+import { DeliverSender } from './deliver-streams.js'
 import { mailboxKeyFor } from './mailbox/proof.js'
 import { putInMailboxes } from './mailbox/placement.js'
 import type { MailboxReputation } from './mailbox/reputation.js'
@@ -30,12 +31,22 @@ export interface EnvelopeTransportInit {
   lookupRouting: (peer: SessionId) => Promise<Routing | undefined>
   log: ComponentLogger
   now: () => number
+  /** Keeps one delivery stream per peer during a burst; one per libp2p node. @default a new one on `libp2p` */
+  sender?: DeliverSender
 }
 
 export class EnvelopeTransport {
   private readonly routes = new Map<string, { routing: Routing, at: number }>()
+  private readonly sender: DeliverSender
 
-  constructor (private readonly init: EnvelopeTransportInit) {}
+  constructor (private readonly init: EnvelopeTransportInit) {
+    this.sender = init.sender ?? new DeliverSender({ libp2p: init.libp2p })
+  }
+
+  /** Closes the open delivery streams; call before the libp2p node stops. */
+  stop (): void {
+    this.sender.stop()
+  }
 
   /** `ttlMs`: how long mailboxes may keep it at most (a disappearing message's time left). */
   async deliver (peer: SessionId, envelope: Uint8Array, options: { signal?: AbortSignal, ttlMs?: number } = {}): Promise<EnvelopeDelivery> {
@@ -43,7 +54,7 @@ export class EnvelopeTransport {
     for (const fresh of [false, true]) {
       const routing = await this.routingOf(peer, fresh)
       if (routing === undefined) break
-      const result = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, envelope, { signal: options.signal })
+      const result = await this.sender.deliver(routing.peerId, routing.addrs, envelope, { signal: options.signal })
       if (result.ok) return { ok: true, via: 'direct' }
       if (result.error === 'REFUSED' || result.error === 'PROTOCOL') return { ok: false, error: result.error }
       // Locked (cannot decrypt now) or rate limited (busy with us): the mailboxes hold it meanwhile.
@@ -67,7 +78,7 @@ export class EnvelopeTransport {
       if (options.signal?.aborted === true) break
       const routing = await this.routingOf(peer, fresh)
       if (routing === undefined) break
-      const result = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, envelope, options)
+      const result = await this.sender.deliver(routing.peerId, routing.addrs, envelope, options)
       if (result.ok) return { ok: true, via: 'direct' }
       if (result.error === 'REFUSED' || result.error === 'PROTOCOL') return { ok: false, error: result.error }
       if (result.error === 'LOCKED' || result.error === 'RATE_LIMITED') break

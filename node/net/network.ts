@@ -178,6 +178,8 @@ export class Network {
     this.groups.stop()
     await this.rebalancing?.catch(() => {})
     this.stopMailboxServer()
+    // Envelopes still in flight on open delivery streams fail now (the outbox keeps them).
+    this.transport.stop()
     await this.libp2p.stop()
     await this.mailboxStore?.close()
     await this.reputation.close()

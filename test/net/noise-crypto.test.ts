@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { pureJsCrypto } from '@chainsafe/libp2p-noise'
+import { pureJsCrypto, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { fastNoiseCrypto, SMALL_FRAME_BYTES } from '../../node/net/noise-crypto.js'
 
-const bytes = (x: Uint8Array | Uint8ArrayList): Uint8Array => new Uint8Array(x instanceof Uint8Array ? x : x.subarray())
+/** Noise's own copy of uint8arraylist may differ from ours in type only: its parameter type, as Noise sees it. */
+type NoiseBytes = Parameters<ICryptoInterface['chaCha20Poly1305Encrypt']>[0]
+const list = (...parts: Uint8Array[]): NoiseBytes => new Uint8ArrayList(...parts) as unknown as NoiseBytes
+const bytes = (x: NoiseBytes): Uint8Array => new Uint8Array(x instanceof Uint8Array ? x : x.subarray())
 
 describe('Noise ChaCha20-Poly1305 with cached key handles', () => {
   // @noble's ChaCha20-Poly1305 (libp2p-noise's pure-JS crypto) is the reference, byte for byte.
@@ -17,11 +20,11 @@ describe('Noise ChaCha20-Poly1305 with cached key handles', () => {
       nonce[4] = size & 0xff
       const plain = new Uint8Array(randomBytes(size))
       const reference = bytes(pureJsCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k))
-      const split = new Uint8ArrayList(plain.subarray(0, size >> 1), plain.subarray(size >> 1))
+      const split = list(plain.subarray(0, size >> 1), plain.subarray(size >> 1))
       expect(bytes(crypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k))).toEqual(reference)
       expect(bytes(crypto.chaCha20Poly1305Encrypt(split, nonce, ad, k))).toEqual(reference)
       expect(bytes(crypto.chaCha20Poly1305Decrypt(reference, nonce, ad, k))).toEqual(plain)
-      const sealedList = new Uint8ArrayList(reference.subarray(0, 7), reference.subarray(7))
+      const sealedList = list(reference.subarray(0, 7), reference.subarray(7))
       expect(bytes(crypto.chaCha20Poly1305Decrypt(sealedList, nonce, ad, k))).toEqual(plain)
     }
   })
