@@ -9,6 +9,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { SessionId } from '../identity/session-id.js'
 import type { ComponentLogger } from '../log.js'
 import { deliverEnvelope } from './deliver.js'
+import type { DeliverSender } from './deliver-streams.js'
 import type { SottoLibp2p } from './libp2p.js'
 import { DEFAULT_TTL_MS, MAX_FETCH_PAGES } from './mailbox/constants.js'
 import { closestPeersWalk, MAILBOX_COLLECT_PEERS, putInMailboxes } from './mailbox/placement.js'
@@ -21,6 +22,8 @@ export interface GroupTransportInit {
   /** A member's routing (PeerId, addresses) from its record, cached by the caller. */
   lookupRouting: (member: SessionId) => Promise<Routing | undefined>
   log: ComponentLogger
+  /** The node's delivery streams (one per peer during a burst), shared with 1:1 delivery; without it, a stream per envelope. */
+  sender?: DeliverSender
 }
 
 export interface HeldCopy { envelope: Uint8Array, expiresAt: number, id: string }
@@ -95,7 +98,9 @@ export class GroupTransport {
     for (const fresh of [false, true]) {
       const routing = await this.routingOf(member, fresh)
       if (routing === undefined) return false
-      const r = await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, data, options)
+      const r = this.init.sender !== undefined
+        ? await this.init.sender.deliver(routing.peerId, routing.addrs, data, options)
+        : await deliverEnvelope(this.init.libp2p, routing.peerId, routing.addrs, data, options)
       if (r.ok) return true
       if (r.error !== 'NO_ROUTE' && r.error !== 'TIMEOUT') return false
     }

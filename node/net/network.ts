@@ -14,6 +14,7 @@ import { createRecordSelector, createRecordValidator, findRecord, publishRecord,
 import { registerDeliver, type DeliverVerdict } from './deliver.js'
 import { decodeRouting, type Routing } from './routing.js'
 import { EnvelopeTransport } from './envelope-transport.js'
+import { DeliverSender } from './deliver-streams.js'
 import { GroupTransport } from './group-transport.js'
 import { MailboxStore } from './mailbox/store.js'
 import { registerMailbox } from './mailbox/protocol.js'
@@ -76,8 +77,11 @@ export class Network {
     private readonly init: NetworkInit
   ) {
     this.peerId = libp2p.peerId.toString()
+    // One delivery stream per peer during a burst, for 1:1 and group envelopes alike.
+    const sender = new DeliverSender({ libp2p })
     this.transport = new EnvelopeTransport({
       libp2p,
+      sender,
       reputation,
       lookupRouting: async (peer) => await this.routingOf(peer),
       log: init.logger.forComponent('sotto:transport'),
@@ -85,6 +89,7 @@ export class Network {
     })
     this.groups = new GroupTransport({
       libp2p,
+      sender,
       lookupRouting: async (peer) => await this.routingOf(peer),
       log: init.logger.forComponent('sotto:groups')
     })
