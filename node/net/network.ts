@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../log.js'
 import type { SessionId } from '../identity/session-id.js'
 import { createSottoLibp2p, type SottoLibp2p } from './libp2p.js'
-import { createRecordSelector, createRecordValidator, findRecord, publishRecord, type RecordCheck, type RecordCompare } from './records.js'
+import { createRecordSelector, createRecordValidator, findRecord, publishRecord, SequenceMemory, type RecordCheck, type RecordCompare } from './records.js'
 import { registerDeliver, type DeliverVerdict } from './deliver.js'
 import { decodeRouting, type Routing } from './routing.js'
 import { EnvelopeTransport } from './envelope-transport.js'
@@ -74,7 +74,9 @@ export class Network {
     private readonly mailboxStore: MailboxStore | undefined,
     private readonly reputation: MailboxReputation,
     private readonly stopMailboxServer: () => void,
-    private readonly init: NetworkInit
+    private readonly init: NetworkInit,
+    /** The highest record sequence seen per Session ID, kept by the DHT validator. */
+    private readonly sequences: SequenceMemory
   ) {
     this.peerId = libp2p.peerId.toString()
     // One delivery stream per peer during a burst, for 1:1 and group envelopes alike.
@@ -97,6 +99,7 @@ export class Network {
 
   static async start (init: NetworkInit): Promise<Network> {
     const log = init.logger.forComponent('sotto:net')
+    const sequences = new SequenceMemory()
     const libp2p = await createSottoLibp2p({
       privateKey: init.privateKey,
       listen: init.listen,
@@ -104,7 +107,7 @@ export class Network {
       mdns: init.mdns,
       relay: init.relay,
       connectionGater: init.connectionGater,
-      validate: createRecordValidator(init.records.check, init.records.sequence),
+      validate: createRecordValidator(init.records.check, init.records.sequence, sequences),
       select: createRecordSelector(init.records.compare)
     })
     const mailboxStore = init.mailbox === false
@@ -118,7 +121,7 @@ export class Network {
       now: init.now
     })
     const reputation = await MailboxReputation.open(init.dataDir, init.now)
-    const network = new Network(libp2p, mailboxStore, reputation, () => { mailboxServer.stop() }, init)
+    const network = new Network(libp2p, mailboxStore, reputation, () => { mailboxServer.stop() }, init, sequences)
     await registerDeliver(libp2p, {
       logger: log,
       onEnvelope: async (envelope) => network.envelopeHandler === undefined ? 'locked' : await network.envelopeHandler(envelope)
@@ -152,7 +155,10 @@ export class Network {
 
   async fetchRecord (sessionId: SessionId, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
     const signal = AbortSignal.any([AbortSignal.timeout(FIND_RECORD_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
-    return await findRecord(this.libp2p.services.dht, sessionId, this.init.records.check, this.init.records.compare, { signal })
+    // A copy at the highest sequence this node has seen for that account needs no second one (D4).
+    const sequence = this.sequences.get(sessionId)
+    const known = sequence === undefined ? undefined : { sequence, sequenceOf: this.init.records.sequence }
+    return await findRecord(this.libp2p.services.dht, sessionId, this.init.records.check, this.init.records.compare, { signal, known })
   }
 
   async dial (addrs: string[]): Promise<void> {
