@@ -263,6 +263,8 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     port,
     newLink,
     publish (event, data) {
+      // No browser or `inbox --follow` listening (a busy node often has none): nothing to encode.
+      if (sseClients.size === 0) return
       const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
       for (const client of sseClients) client.write(frame)
     },
