@@ -1,15 +1,17 @@
 /**
  * `npm run bench:net [-- --json]`: the network figures (delivery latency, throughput, record lookups), in one run, on loopback.
- * - deliver p50/p99: a 100-byte message A -> B through the whole stack (seal, /sotto/deliver/1,
+ * - deliver p50/p99: a 100-byte message A -> B through the whole stack (seal, /sotto/deliver,
  *   B commits message + ratchet state, ack), beside the floor: the same request/response with
  *   bare libp2p on a fresh stream;
  * - msgs/s: sustained A -> B with every message committed on both sides;
+ * each twice: both nodes in this process (one thread does both sides' work), and B in its own
+ * process (`...TwoProcesses`, bench/lib/net-peer.ts), as users' nodes run; the floor likewise;
  * - start -> record published, idle RSS of one `sotto start` process;
  * - on a 20-node network: finding a user's prekey record vs a bare kad-dht get.
  * Nodes run with mDNS off and listen on 127.0.0.1 only. `--only find` runs the record lookup
  * figures alone (same JSON keys).
  */
-import { spawn } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +28,8 @@ import { findRecord, publishRecord } from '../node/net/records.js'
 import { parseBundle, bundleSequence } from '../node/crypto/bundle.js'
 import { parseSessionId } from '../node/identity/session-id.js'
 import { fmt, percentile, wantsJson } from './lib/measure.js'
+import { ECHO_PROTOCOL, type NetPeerMessage } from './lib/net-peer-protocol.js'
+import { multiaddr } from '@multiformats/multiaddr'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const dirs: string[] = []
@@ -45,12 +49,8 @@ async function waitFor (fn: () => Promise<boolean>, ms = 30_000): Promise<void> 
   }
 }
 
-async function deliveryFigures (): Promise<{ p50: number, p99: number, perSec: number }> {
-  const a = await sottoNode([])
-  const b = await sottoNode([a.addresses()[0]])
-  await a.controller.createAccount(PASS)
-  const bob = (await b.controller.createAccount(PASS)).sessionId as SessionId
-  await waitFor(async () => (await b.controller.status()).dht.recordPublished)
+/** 300 sends one after the other (each until acked), then 3 s with 32 in flight, each acked after the recipient committed it. */
+async function measureDelivery (a: SottoNode, bob: SessionId): Promise<{ p50: number, p99: number, perSec: number }> {
   const text = 'x'.repeat(100)
   await a.controller.messenger().send(bob, 'warm-up')
   const times: number[] = []
@@ -61,7 +61,6 @@ async function deliveryFigures (): Promise<{ p50: number, p99: number, perSec: n
     times.push(performance.now() - t)
   }
   times.sort((x, y) => x - y)
-  // Sustained: 3 s with 32 messages in flight, each acked after B committed it.
   const start = performance.now()
   let done = 0
   const worker = async (): Promise<void> => {
@@ -72,9 +71,55 @@ async function deliveryFigures (): Promise<{ p50: number, p99: number, perSec: n
   }
   await Promise.all(Array.from({ length: 32 }, worker))
   const perSec = done / ((performance.now() - start) / 1000)
+  return { p50: percentile(times, 50), p99: percentile(times, 99), perSec }
+}
+
+/** Both nodes in this process: every step of both sides on one thread. */
+async function deliveryFigures (): Promise<{ p50: number, p99: number, perSec: number }> {
+  const a = await sottoNode([])
+  const b = await sottoNode([a.addresses()[0]])
+  await a.controller.createAccount(PASS)
+  const bob = (await b.controller.createAccount(PASS)).sessionId as SessionId
+  await waitFor(async () => (await b.controller.status()).dht.recordPublished)
+  const figures = await measureDelivery(a, bob)
   await a.stop()
   await b.stop()
-  return { p50: percentile(times, 50), p99: percentile(times, 99), perSec }
+  return figures
+}
+
+/** The far node in its own process (bench/lib/net-peer.ts), as users' nodes run: one per process. */
+async function forkPeer (mode: 'sotto' | 'bare'): Promise<{ child: ChildProcess, address: string, sessionId: () => Promise<string> }> {
+  const child = fork(fileURLToPath(new URL('./lib/net-peer.js', import.meta.url)), [mode], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const messages: NetPeerMessage[] = []
+  let wake: (() => void) | undefined
+  child.on('message', (m: NetPeerMessage) => { messages.push(m); wake?.() })
+  const next = async <K extends 'address' | 'sessionId'>(key: K): Promise<string> => {
+    const end = Date.now() + 30_000
+    for (;;) {
+      const found = messages.find((m) => key in m) as Record<K, string> | undefined
+      if (found !== undefined) return found[key]
+      if (Date.now() > end) throw new Error(`the ${mode} peer process did not report its ${key}`)
+      await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 1000) })
+    }
+  }
+  return { child, address: await next('address'), sessionId: async () => await next('sessionId') }
+}
+
+async function stopPeer (child: ChildProcess): Promise<void> {
+  const closed = new Promise((resolve) => child.on('exit', resolve))
+  child.disconnect()
+  await closed
+}
+
+async function deliveryFiguresTwoProcesses (): Promise<{ p50: number, p99: number, perSec: number }> {
+  const peer = await forkPeer('sotto')
+  const a = await sottoNode([peer.address])
+  await a.controller.createAccount(PASS)
+  const bob = await peer.sessionId() as SessionId
+  const figures = await measureDelivery(a, bob)
+  await a.stop()
+  await stopPeer(peer.child)
+  return figures
 }
 
 /**
@@ -101,28 +146,40 @@ async function bareNode (): Promise<SottoLibp2p> {
   })
 }
 
-async function bareFloor (): Promise<number> {
+/** The floor: the same request/response with bare libp2p, a fresh stream each time, the far node here or in its own process. */
+async function bareFloor (twoProcesses = false): Promise<number> {
   const a = await bareNode()
-  const b = await bareNode()
-  await b.handle('/bench/echo/1', (stream: Stream) => {
-    void (async () => {
-      for await (const chunk of stream) {
-        if (chunk.byteLength > 0) { stream.send(Uint8Array.of(1)); await stream.close(); return }
-      }
-    })()
-  })
-  await a.dial(b.getMultiaddrs()[0])
+  let far: { child: ChildProcess } | { node: SottoLibp2p }
+  let address: string
+  if (twoProcesses) {
+    const peer = await forkPeer('bare')
+    far = { child: peer.child }
+    address = peer.address
+  } else {
+    const b = await bareNode()
+    await b.handle(ECHO_PROTOCOL, (stream: Stream) => {
+      void (async () => {
+        for await (const chunk of stream) {
+          if (chunk.byteLength > 0) { stream.send(Uint8Array.of(1)); await stream.close(); return }
+        }
+      })()
+    })
+    far = { node: b }
+    address = b.getMultiaddrs()[0].toString()
+  }
+  const conn = await a.dial(multiaddr(address))
   const times: number[] = []
   for (let i = 0; i < 300; i++) {
     const t = performance.now()
-    const s = await a.dialProtocol(b.peerId, '/bench/echo/1')
+    const s = await a.dialProtocol(conn.remotePeer, ECHO_PROTOCOL)
     s.send(new Uint8Array(100))
     for await (const _ of s) break
     await s.close()
     times.push(performance.now() - t)
   }
   await a.stop()
-  await b.stop()
+  if ('child' in far) await stopPeer(far.child)
+  else await far.node.stop()
   return percentile(times.sort((x, y) => x - y), 50)
 }
 
@@ -212,16 +269,23 @@ async function main (): Promise<void> {
   const delivery = await deliveryFigures()
   say(`deliver 100 B, whole stack:   p50 ${fmt(delivery.p50, 2)} ms   p99 ${fmt(delivery.p99, 2)} ms`)
   const floor = await bareFloor()
-  say(`bare libp2p, fresh stream:    p50 ${fmt(floor, 2)} ms   (ratio ${fmt(delivery.p50 / floor, 2)}x, goal <= 3x)`)
-  say(`sustained A->B, committed:    ${fmt(delivery.perSec, 0)} msgs/s (goal >= 5,000)`)
+  say(`bare libp2p, fresh stream:    p50 ${fmt(floor, 2)} ms   (ratio ${fmt(delivery.p50 / floor, 2)}x)`)
+  say(`sustained A->B, committed:    ${fmt(delivery.perSec, 0)} msgs/s`)
+  const apart = await deliveryFiguresTwoProcesses()
+  const apartFloor = await bareFloor(true)
+  say('the same with B in its own process (as users run nodes):')
+  say(`deliver 100 B, whole stack:   p50 ${fmt(apart.p50, 2)} ms   p99 ${fmt(apart.p99, 2)} ms`)
+  say(`bare libp2p, fresh stream:    p50 ${fmt(apartFloor, 2)} ms   (ratio ${fmt(apart.p50 / apartFloor, 2)}x, goal <= 2x)`)
+  say(`sustained A->B, committed:    ${fmt(apart.perSec, 0)} msgs/s (goal >= 3,000)`)
   const start = await startToPublished()
-  say(`sotto start -> published:     ${fmt(start.ms, 0)} ms (goal < 3,000; includes the scrypt unlock)`)
-  say(`idle RSS of sotto start:      ${fmt(start.rssMb, 1)} MB (goal < 150)`)
+  say(`sotto start -> published:     ${fmt(start.ms, 0)} ms (goal < 1,500; includes the scrypt unlock)`)
+  say(`idle RSS of sotto start:      ${fmt(start.rssMb, 1)} MB (goal < 100)`)
   const find = await findFigures()
   say(`find record, 20 nodes:        p50 ${fmt(find.find, 1)} ms   bare kad-dht get p50 ${fmt(find.bare, 1)} ms`)
   if (wantsJson()) {
     process.stdout.write(JSON.stringify({
       deliverP50Ms: delivery.p50, deliverP99Ms: delivery.p99, bareP50Ms: floor, msgsPerSec: delivery.perSec,
+      deliverP50MsTwoProcesses: apart.p50, deliverP99MsTwoProcesses: apart.p99, bareP50MsTwoProcesses: apartFloor, msgsPerSecTwoProcesses: apart.perSec,
       startToPublishedMs: start.ms, idleRssMb: start.rssMb, findRecordP50Ms: find.find, bareFindP50Ms: find.bare
     }) + '\n')
   }
