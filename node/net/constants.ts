@@ -9,6 +9,8 @@ export const DELIVER_PROTOCOL = '/sotto/deliver/1'
 /** Many envelopes per stream, each acked in order; dialled first, `/1` when the peer lacks it. */
 export const DELIVER_PROTOCOL_V2 = '/sotto/deliver/2'
 export const MAILBOX_PROTOCOL = '/sotto/mailbox/1'
+/** /1 plus batch puts and several owner operations per stream; senders fall back to /1. */
+export const MAILBOX_PROTOCOL_V2 = '/sotto/mailbox/2'
 /** DHT key namespace of prekey records: validators and selectors are keyed by it. */
 export const RECORD_NAMESPACE = 'sotto-prekeys'
 

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { MailboxStore, type HeldEnvelope, type MailboxCursor } from '../../node/net/mailbox/store.js'
@@ -90,6 +90,62 @@ describe('mailbox store', () => {
     await reopened.close()
     expect(await folderContains(path, Buffer.from(marker))).toBe(false)
     expect(await folderContains(path, Buffer.from('stays'))).toBe(true)
+  })
+
+  it('M3/M4: a batch is written whole, each envelope answered in order and held across a restart; one ack of many really removes every file', async () => {
+    const path = await dbPath()
+    const t = 7_000
+    let store = await MailboxStore.open(path, { totalQuotaBytes: 1e9, now: () => t })
+    const items = Array.from({ length: 40 }, (_, i) => ({ mailbox: mb(10 + (i % 3)), envelope: env(`BATCHED-${String(i).padStart(3, '0')}`), ttlMs: 60_000 }))
+    const results = await store.putMany([...items, items[0], { mailbox: mb(10), envelope: new Uint8Array(0), ttlMs: 60_000 }], 'peer-a')
+    expect(results.map((r) => r.ok ? (r.duplicate ? 'duplicate' : 'ok') : r.reason)).toEqual([...Array(40).fill('ok'), 'duplicate', 'BAD_REQUEST'])
+    await store.close()
+    // A batch killed before its rename leaves only a temporary file: gone at the next open, none of it held.
+    await writeFile(join(path, '.tmp-pack-dead-000000000000'), Buffer.from('HALF-WRITTEN-BATCH'))
+    store = await MailboxStore.open(path, { totalQuotaBytes: 1e9, now: () => t })
+    expect(store.stats().envelopes).toBe(40)
+    const held = await store.list(mb(10))
+    expect(held.map((h) => new TextDecoder().decode(h.envelope.subarray(0, 11))).sort()).toEqual(items.filter((_, i) => i % 3 === 0).map((it) => new TextDecoder().decode(it.envelope.subarray(0, 11))).sort())
+    expect(await store.ack(mb(10), held.map((h) => h.id))).toBe(held.length)
+    for (const i of [0, 3, 39]) expect(await folderContains(path, Buffer.from(`BATCHED-${String(i).padStart(3, '0')}`))).toBe(false)
+    expect(await folderContains(path, Buffer.from('BATCHED-001'))).toBe(true)
+    expect(store.stats().envelopes).toBe(40 - held.length)
+    expect(await folderContains(path, Buffer.from('HALF-WRITTEN-BATCH'))).toBe(false)
+    await store.close()
+  })
+
+  it('puts made in the same turn of the event loop are written as one pack file; each is answered and held on its own', async () => {
+    const path = await dbPath()
+    const store = await MailboxStore.open(path, { totalQuotaBytes: 1e9, now: () => 9_000 })
+    const results = await Promise.all(Array.from({ length: 12 }, async (_, i) => await store.put(mb(20 + (i % 2)), env(`TOGETHER-${i}`), 60_000, `peer-${i % 3}`)))
+    expect(results.every((r) => r.ok && !r.duplicate)).toBe(true)
+    expect(await readdir(join(path, 'packs'))).toHaveLength(1)
+    expect(store.heldBy('peer-1').envelopes).toBe(4)
+    expect(await store.list(mb(21))).toHaveLength(6)
+    // One more put later is a pack of its own.
+    expect(await store.put(mb(20), env('LATER'), 60_000, 'peer-0')).toMatchObject({ ok: true })
+    expect(await readdir(join(path, 'packs'))).toHaveLength(2)
+    await store.close()
+  })
+
+  it('M2/M3: what a pack keeps on disk stays within twice what is live: once most of a batch is acked, the rest is copied on and the old pack goes', async () => {
+    const path = await dbPath()
+    let store = await MailboxStore.open(path, { totalQuotaBytes: 1e9, now: () => 9_000 })
+    const items = Array.from({ length: 20 }, (_, i) => ({ mailbox: mb(30), envelope: env(`KEPT-OR-ACKED-${String(i).padStart(2, '0')}`, 2048), ttlMs: 60_000 }))
+    await store.putMany(items, 'peer-a')
+    const packBytes = async (): Promise<number> => { let n = 0; for (const f of await readdir(join(path, 'packs'))) n += (await stat(join(path, 'packs', f))).size; return n }
+    const full = await packBytes()
+    // The owner acks all but three, a few at a time (as one that keeps a few "refused" ones would).
+    const held = await store.list(mb(30))
+    for (let at = 0; at < held.length - 3; at += 4) await store.ack(mb(30), held.slice(at, Math.min(at + 4, held.length - 3)).map((h) => h.id))
+    expect(store.stats().envelopes).toBe(3)
+    expect(await packBytes()).toBeLessThanOrEqual(2 * 3 * (2048 + 69) + 8)
+    expect(await packBytes()).toBeLessThan(full / 2)
+    for (const h of held.slice(0, -3)) expect(await folderContains(path, Buffer.from(h.envelope.subarray(0, 16)))).toBe(false)
+    await store.close()
+    store = await MailboxStore.open(path, { totalQuotaBytes: 1e9, now: () => 9_000 })
+    expect((await store.list(mb(30))).map((h) => h.envelope)).toEqual(held.slice(-3).map((h) => h.envelope))
+    await store.close()
   })
 
   it('M8: a TTL above the maximum is capped by the mailbox clock; oversized envelopes are refused', async () => {

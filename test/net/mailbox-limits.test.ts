@@ -1,7 +1,8 @@
 /**
- * The checklist's transport items on /sotto/mailbox/1, on real libp2p nodes over loopback
- * TCP: garbage, oversize frames, slow senders, slow readers, half-open streams, unknown
- * versions and stream floods cost the offender its stream and nothing else.
+ * The checklist's transport items on /sotto/mailbox/1 (and the batch put of /2), on real
+ * libp2p nodes over loopback TCP: garbage, malformed or oversize batches, oversize frames,
+ * slow senders, slow readers, half-open streams, unknown versions and stream floods cost the
+ * offender its stream and nothing else.
  *
  * Each refusal is checked from both sides where both can see it: the offending stream is
  * reset (the client sees a remote reset, not a reply and not its own timeout), and the
@@ -17,20 +18,22 @@ import { createLibp2p } from 'libp2p'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deriveIdentity, type IdentityKeys } from '../../node/identity/keys.js'
 import { silentLogger } from '../../node/log.js'
-import { MAILBOX_PROTOCOL } from '../../node/net/constants.js'
+import { MAILBOX_PROTOCOL, MAILBOX_PROTOCOL_V2 } from '../../node/net/constants.js'
 import { checkVersion, encodeFrame, FrameReader, FRAME_VERSION } from '../../node/net/frames.js'
 import { createSottoLibp2p, type SottoLibp2p } from '../../node/net/libp2p.js'
 import {
-  MAX_ENVELOPE_BYTES, MAX_INBOUND_MAILBOX_STREAMS, MAX_MAILBOX_REQUEST_FRAME, MAX_SUBSCRIBERS_PER_PEER, MAX_SUBSCRIPTION_BACKLOG_BYTES
+  MAX_ENVELOPE_BYTES, MAX_INBOUND_MAILBOX_STREAMS, MAX_MAILBOX_REQUEST_FRAME, MAX_PUT_BATCH, MAX_PUT_BATCH_FRAME, MAX_SUBSCRIBERS_PER_PEER, MAX_SUBSCRIPTION_BACKLOG_BYTES
 } from '../../node/net/mailbox/constants.js'
 import { mailboxKeyFor, signOwnerProof, type MailboxOp } from '../../node/net/mailbox/proof.js'
-import { encodeFetchTail, encodeProof, fetchPage, putEnvelope, registerMailbox, type ProofSigner } from '../../node/net/mailbox/protocol.js'
+import { encodeFetchTail, encodeProof, fetchPage, putEnvelope, putEnvelopes, registerMailbox, type ProofSigner, type PutItem } from '../../node/net/mailbox/protocol.js'
+import { decodePutBatchReply, encodePutBatch } from '../../node/net/mailbox/wire.js'
 import { MailboxStore } from '../../node/net/mailbox/store.js'
 import { tempDir } from '../helpers/cli.js'
 import { codeOf, outcome as probeOutcome, plainNode as plainPeer, ResetLog, type Outcome } from '../helpers/stream-probe.js'
 
 const FRAME_TIMEOUT_MS = 1000
 let server: SottoLibp2p
+let serverStore: MailboxStore
 let attacker: SottoLibp2p
 let honest: SottoLibp2p
 const running: Libp2p[] = []
@@ -79,7 +82,9 @@ async function mailboxServer (frameTimeoutMs: number): Promise<{ libp2p: SottoLi
 }
 
 beforeAll(async () => {
-  server = (await mailboxServer(FRAME_TIMEOUT_MS)).libp2p
+  const s = await mailboxServer(FRAME_TIMEOUT_MS)
+  server = s.libp2p
+  serverStore = s.store
   attacker = await node()
   honest = await node()
   for (const n of [attacker, honest]) await n.dial(server.getMultiaddrs()[0])
@@ -373,5 +378,56 @@ describe('transport limits on /sotto/mailbox/1', () => {
     expect(serverStreams(server, subscriber.peerId)).toEqual([])
     await closed
     expect(stream.status).toBe('reset')
+  })
+})
+
+describe('batch puts on /sotto/mailbox/2', () => {
+  let n = 0
+  const small = (size = 100): Uint8Array => { const e = new Uint8Array(size); new DataView(e.buffer).setUint32(0, ++n); e[4] = 0xba; return e }
+  const item = (mailbox: Uint8Array, envelope: Uint8Array): PutItem => ({ mailbox, envelope, ttlMs: 60_000 })
+
+  it('T1: a malformed batch (entries that do not fill it exactly) resets only its stream; the same connection then puts a batch', async () => {
+    const good = encodePutBatch([item(box(0x21), small()), item(box(0x21), small())])
+    const frames = [
+      good.slice(0, good.length - 1), // the last envelope one byte short
+      Uint8Array.of(...good, 0), // a byte after the last entry
+      Uint8Array.of(FRAME_VERSION, 0x06, 0, 0) // no envelope at all
+    ]
+    const held = serverStore.stats().envelopes
+    for (const frame of frames) {
+      const before = resetCodes.length
+      const s = await attacker.dialProtocol(server.peerId, MAILBOX_PROTOCOL_V2)
+      s.send(encodeFrame(frame))
+      expect(await outcome(s)).toEqual({ kind: 'reset' })
+      expect(await resetCode(before)).toBe('ERR_MALFORMED')
+    }
+    expect(serverStore.stats().envelopes).toBe(held)
+    const connection = attacker.getConnections(server.peerId)[0]
+    expect((await putEnvelopes(attacker, server.peerId, [item(box(0x21), small()), item(box(0x21), small())])).every((r) => r.ok)).toBe(true)
+    expect(attacker.getConnections(server.peerId).map((c) => c.id)).toEqual([connection.id])
+    expect(await honestPutWorks()).toBe(true)
+  })
+
+  it('T2: a batch of more than MAX_PUT_BATCH envelopes is refused whole (BATCH_TOO_LARGE), nothing stored; a length over MAX_PUT_BATCH_FRAME resets the stream before it is read', async () => {
+    const held = serverStore.stats().envelopes
+    const s = await attacker.dialProtocol(server.peerId, MAILBOX_PROTOCOL_V2)
+    s.send(encodeFrame(encodePutBatch(Array.from({ length: MAX_PUT_BATCH + 1 }, () => item(box(0x22), small(8))))))
+    const r = await outcome(s)
+    expect(r.kind === 'reply' ? r.frame.subarray(0, 6) : r).toEqual(Uint8Array.of(FRAME_VERSION, 0x86, 9, 0, 0))
+    expect(decodePutBatchReply(checkVersion(r.kind === 'reply' ? r.frame : Uint8Array.of(0)), 2).map((a) => a.status)).toEqual(['BATCH_TOO_LARGE', 'BATCH_TOO_LARGE'])
+    expect(serverStore.stats().envelopes).toBe(held)
+
+    const before = resetCodes.length
+    const memBefore = process.memoryUsage().arrayBuffers
+    const big = await attacker.dialProtocol(server.peerId, MAILBOX_PROTOCOL_V2)
+    const header = new Uint8Array(4)
+    new DataView(header.buffer).setUint32(0, MAX_PUT_BATCH_FRAME + 1)
+    big.send(header)
+    expect(await outcome(big)).toEqual({ kind: 'reset' })
+    expect(await resetCode(before)).toBe('ERR_FRAME_TOO_LARGE')
+    expect(process.memoryUsage().arrayBuffers - memBefore).toBeLessThan(64 * 1024 * 1024)
+    // A sender's own client splits what it is given by count and bytes, so it sends neither.
+    const many = await putEnvelopes(honest, server.peerId, Array.from({ length: MAX_PUT_BATCH + 5 }, (_, i) => item(box(0x23 + (i % 8)), small(MAX_ENVELOPE_BYTES / 4))))
+    expect(many.map((o) => o.ok)).toEqual(Array(MAX_PUT_BATCH + 5).fill(true))
   })
 })

@@ -21,7 +21,7 @@ import { byDistance } from '../kad-distance.js'
 import type { SottoLibp2p } from '../libp2p.js'
 import { MAX_FETCH_PAGES } from './constants.js'
 import { closestPeersWalk, MAILBOX_COLLECT_PEERS } from './placement.js'
-import { ackEnvelopes, fetchPage, subscribeEnvelopes, type ProofSigner } from './protocol.js'
+import { ackEnvelopes, OwnerChannel, subscribeEnvelopes, type ProofSigner } from './protocol.js'
 import { envelopeId, type MailboxCursor } from './store.js'
 
 /**
@@ -211,24 +211,31 @@ export class MailCollector {
     return asked.length + rest.length
   }
 
-  /** Reads one mailbox page by page, acking each page's handled envelopes; false when it did not answer. */
+  /**
+   * Reads one mailbox page by page, acking each page's handled envelopes, all on one stream
+   * where the mailbox speaks /sotto/mailbox/2; false when it did not answer.
+   */
   private async collectFrom (peer: PeerId): Promise<boolean> {
-    const { libp2p, sign } = this.init
-    let after: MailboxCursor | undefined
-    for (let page = 0; page < MAX_FETCH_PAGES; page++) {
-      const r = await fetchPage(libp2p, peer, sign, { after })
-      if (!r.ok) {
-        this.init.log.debug('mailbox fetch failed', { code: r.error })
-        return page > 0
+    const channel = new OwnerChannel(this.init.libp2p, peer, this.init.sign)
+    try {
+      let after: MailboxCursor | undefined
+      for (let page = 0; page < MAX_FETCH_PAGES; page++) {
+        const r = await channel.fetch(after)
+        if (!r.ok) {
+          this.init.log.debug('mailbox fetch failed', { code: r.error })
+          return page > 0
+        }
+        const done: Uint8Array[] = []
+        if (r.envelopes.length > 0) this.rememberHolder(peer)
+        for (const e of r.envelopes) if (await this.handle(e.envelope)) done.push(e.id)
+        if (done.length > 0) await channel.ack(done)
+        if (!r.more || r.next === undefined) return true
+        after = r.next
       }
-      const done: Uint8Array[] = []
-      if (r.envelopes.length > 0) this.rememberHolder(peer)
-      for (const e of r.envelopes) if (await this.handle(e.envelope)) done.push(e.id)
-      if (done.length > 0) await ackEnvelopes(libp2p, peer, sign, done)
-      if (!r.more || r.next === undefined) return true
-      after = r.next
+      return true
+    } finally {
+      await channel.close()
     }
-    return true
   }
 
   /**

@@ -65,12 +65,32 @@ export const MAX_OPEN_CHALLENGES = 10_000
 /** Envelopes a list or fetch page returns at once. */
 export const MAX_BATCH = 256
 /**
+ * Envelopes one batch put carries at most (/sotto/mailbox/2), and the largest frame of one.
+ * A single put cost a stream (open, negotiate, encrypt, close) and a new file; a batch costs
+ * one of each for all its envelopes (store.ts writes a request as one pack file). 256 KiB
+ * per frame, with the stream limit per connection, keeps what one peer can make a node
+ * buffer within a few times what /1 allowed (64 streams x 80 KiB).
+ */
+export const MAX_PUT_BATCH = 64
+export const MAX_PUT_BATCH_FRAME = 256 * 1024
+/**
+ * How long a sender waits for more envelopes to the same mailbox node before it sends what it
+ * has as one batch: short against a network round trip, long enough for an outbox that puts
+ * a backlog in one go.
+ */
+export const PUT_COALESCE_WINDOW_MS = 5
+/**
  * Pages one collection run reads from one mailbox: enough to read a full mailbox
  * (MAX_ENVELOPES_PER_MAILBOX) even when the byte limit of a reply cuts pages short of
  * MAX_BATCH, with room for what arrives meanwhile; a mailbox that keeps saying "more" cannot
  * keep the collector reading forever.
  */
 export const MAX_FETCH_PAGES = 64
+/**
+ * Owner operations (each with its own challenge and proof) one /sotto/mailbox/2 stream
+ * carries: a whole collection run (MAX_FETCH_PAGES pages and their acks), then the stream ends.
+ */
+export const MAX_OWNER_OPS_PER_STREAM = 2 * MAX_FETCH_PAGES + 2
 /** How often expired envelopes are purged. */
 export const PURGE_INTERVAL_MS = 60_000
 /** A whole request frame must arrive within this time, or the stream is reset (slow-loris, T4). */

@@ -24,11 +24,11 @@ import type { ComponentLogger } from '../../log.js'
 import type { SottoLibp2p } from '../libp2p.js'
 import { toHex } from '../../bytes.js'
 import { byDistance, closerThan } from '../kad-distance.js'
-import { DEFAULT_TTL_MS } from './constants.js'
+import { DEFAULT_TTL_MS, MAX_PUT_BATCH } from './constants.js'
 import { askHolds } from './possession.js'
-import { putEnvelope } from './protocol.js'
+import { coalescerFor, type PutCoalescer } from './put-coalescer.js'
 import type { MailboxReputation } from './reputation.js'
-import type { MailboxStore } from './store.js'
+import type { HeldEnvelope, MailboxStore } from './store.js'
 
 /** Mailboxes per envelope (Session's swarms hold 5–7 copies). */
 export const MAILBOX_REPLICAS = 5
@@ -114,9 +114,10 @@ export function pickSpread<T extends { range?: string }> (candidates: readonly T
 /**
  * Sender side: puts the envelope on the k closest and, when fewer than MIN_TRUSTED_CLOSER of
  * them are trusted, on trusted peers among the next k as well; resolves with how many took it.
- * `ttlMs` (at most DEFAULT_TTL_MS) is how long each is asked to keep it.
+ * `ttlMs` (at most DEFAULT_TTL_MS) is how long each is asked to keep it. Puts go through the
+ * node's coalescer (put-coalescer.ts), which batches them with others for the same peers.
  */
-export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array, reputation?: MailboxReputation, ttlMs: number = DEFAULT_TTL_MS): Promise<MailboxPlacement> {
+export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, envelope: Uint8Array, reputation?: MailboxReputation, ttlMs: number = DEFAULT_TTL_MS, coalescer: PutCoalescer = coalescerFor(libp2p)): Promise<MailboxPlacement> {
   // A shorter TTL (a disappearing message's time left) is passed on as is; never a longer one.
   const ttl = Math.min(ttlMs, DEFAULT_TTL_MS)
   const found = await closestPeers(libp2p, mailbox, MAILBOX_COLLECT_PEERS)
@@ -129,7 +130,8 @@ export async function putInMailboxes (libp2p: SottoLibp2p, mailbox: Uint8Array, 
     const extra = found.slice(MAILBOX_REPLICAS).filter((p) => reputation.trusted(p.toString())).map((peer) => ({ peer, range: addressRange(libp2p, peer) }))
     peers = [...peers, ...pickSpread(extra, MIN_TRUSTED_CLOSER - trustedAmongClosest).map((c) => c.peer)]
   }
-  const results = await Promise.all(peers.map(async (p) => await putEnvelope(libp2p, p, mailbox, envelope, ttl)))
+  // Other envelopes put on the same peers meanwhile (an outbox draining) share their requests.
+  const results = await Promise.all(peers.map(async (p) => await coalescer.put(p, { mailbox, envelope, ttlMs: ttl })))
   const ok = results.filter((r) => r.ok)
   return {
     count: ok.length,
@@ -201,22 +203,33 @@ export async function rebalanceMailboxes (ctx: RebalanceContext): Promise<Rebala
     ctx.lastRound.set(key, seen)
     const releasable: Uint8Array[] = []
     let sampled = false
-    for await (const copy of store.held(mailbox)) {
-      const ttl = copy.expiresAt - now()
-      const puts = await Promise.all(targets.map(async (p) => await putEnvelope(libp2p, p, mailbox, copy.envelope, ttl)))
-      handedOn += puts.filter((r) => r.ok && !r.duplicate).length
-      // Every round checks one envelope on each peer that took it, so peers earn (or lose)
-      // trust over time; a round that may release checks every envelope it would let go.
-      if (!mayRelease && sampled) continue
-      sampled = true
-      const answers = await Promise.all(targets.map(async (p, i) => puts[i].ok ? await askHolds(libp2p, p, mailbox, copy.id, copy.envelope) : 'NO_ROUTE'))
-      answers.forEach((a, i) => {
-        if (a === 'held') reputation.proved(targets[i].toString())
-        // "gone" (the owner acked it there) is no failure: that peer did its job.
-        else if (puts[i].ok && (a === 'missing' || a === 'WRONG_DIGEST' || a === 'PROTOCOL')) reputation.failed(targets[i].toString())
-      })
-      if (mayRelease && answers.every((a) => a === 'held')) releasable.push(copy.id)
+    // Copies go on in chunks, each put through the coalescer: a target gets a chunk's copies
+    // as one batch rather than one stream per copy.
+    const handOn = async (chunk: HeldEnvelope[]): Promise<void> => {
+      const coalescer = coalescerFor(libp2p)
+      const placed = await Promise.all(chunk.map(async (copy) => await Promise.all(targets.map(async (p) => await coalescer.put(p, { mailbox, envelope: copy.envelope, ttlMs: copy.expiresAt - now() })))))
+      for (const [n, copy] of chunk.entries()) {
+        const puts = placed[n]
+        handedOn += puts.filter((r) => r.ok && !r.duplicate).length
+        // Every round checks one envelope on each peer that took it, so peers earn (or lose)
+        // trust over time; a round that may release checks every envelope it would let go.
+        if (!mayRelease && sampled) continue
+        sampled = true
+        const answers = await Promise.all(targets.map(async (p, i) => puts[i].ok ? await askHolds(libp2p, p, mailbox, copy.id, copy.envelope) : 'NO_ROUTE'))
+        answers.forEach((a, i) => {
+          if (a === 'held') reputation.proved(targets[i].toString())
+          // "gone" (the owner acked it there) is no failure: that peer did its job.
+          else if (puts[i].ok && (a === 'missing' || a === 'WRONG_DIGEST' || a === 'PROTOCOL')) reputation.failed(targets[i].toString())
+        })
+        if (mayRelease && answers.every((a) => a === 'held')) releasable.push(copy.id)
+      }
     }
+    let chunk: HeldEnvelope[] = []
+    for await (const copy of store.held(mailbox)) {
+      chunk.push(copy)
+      if (chunk.length === MAX_PUT_BATCH) { await handOn(chunk); chunk = [] }
+    }
+    if (chunk.length > 0) await handOn(chunk)
     if (releasable.length > 0) dropped += await store.release(mailbox, releasable)
   }
   if (handedOn > 0 || dropped > 0) ctx.log.info('mailboxes rebalanced', { handedOn, dropped })

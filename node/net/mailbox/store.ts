@@ -3,10 +3,14 @@
  * envelopes under the recipient's mailbox key, each with an expiry and the sender that put
  * it. The node learns only "an envelope of this padded size for mailbox M, put by PeerId P".
  *
- * One file per envelope, `<root>/<mailbox hex>/<expiry ms>-<id hex>-<sender tag hex>`, written
- * to a temporary name and renamed into place, so a mailbox killed mid-put leaves it wholly
- * there or absent. Files rather than LevelDB because a delete must really remove the bytes
- * (M3): LevelDB keeps deleted values in older table files until a compaction that may never
+ * One pack file per put request (`<root>/packs/`, pack.ts: the request's envelopes with their
+ * mailbox, id, expiry and sender tag), written to a temporary name and renamed into place, so
+ * a mailbox killed mid-put leaves the whole request there or none of it (M4). A delete
+ * overwrites the envelope's record with zeros, and the pack goes once none of it is live.
+ * Stores written before packs hold one file per envelope,
+ * `<root>/<mailbox hex>/<expiry ms>-<id hex>-<sender tag hex>`: still read, and deleted by
+ * unlinking. Files rather than LevelDB because a delete must really remove the bytes (M3):
+ * LevelDB keeps deleted values in older table files until a compaction that may never
  * rewrite them.
  *
  * The sender tag is a keyed hash of the PeerId that put the envelope (the key lives in
@@ -29,6 +33,7 @@ import {
   MAX_ENVELOPES_PER_SENDER, MAX_TTL_MS, MIN_CHARGED_BYTES, PRESSURE_LEVEL, PRESSURE_SENDER_SHARE, PRESSURE_TTL_MS,
   MAX_TOMBSTONES, SENDER_SHARE_OF_MAILBOX, SENDER_SHARE_OF_NODE
 } from './constants.js'
+import { encodePack, erasePacked, PACK_NAME_RE, readPack, readPacked, recordBytes } from './pack.js'
 
 export const MAILBOX_KEY_LENGTH = 32
 export const ENVELOPE_ID_LENGTH = 16
@@ -46,20 +51,39 @@ export function envelopeId (envelope: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(envelope).digest().subarray(0, ENVELOPE_ID_LENGTH))
 }
 
-/** `pending` while its file is being written: not listed, not evicted. */
-interface Entry { expiresAt: number, size: number, charge: number, sender: string, pending: boolean }
+/**
+ * `pending` while its file is being written: not listed, not evicted. `pack` and `offset`:
+ * its record in a pack; without them, a file of its own (a store from before packs).
+ */
+interface Entry { expiresAt: number, size: number, charge: number, sender: string, pending: boolean, pack?: string, offset?: number }
 interface Usage { bytes: number, count: number }
 interface Box { entries: Map<string, Entry>, usage: Usage, bySender: Map<string, Usage> }
 /** A quota scope: the whole node, or one mailbox (hex). */
 type Scope = { mailbox: string } | 'node'
 interface Victim { m: string, i: string, e: Entry }
+/** A put that passed every check and is in the index, its record still to be written. */
+interface Reservation { m: string, i: string, id: Uint8Array, entry: Entry, victims: Victim[], envelope: Uint8Array }
+interface PackGroup { reserved: Reservation[], bytes: number, done: Promise<void> }
+/**
+ * A pack's live records (`<mailbox hex>/<id hex>`) and bytes, against its size on disk. Erased
+ * records still take their zeros on disk, and quotas count live envelopes only: once less than
+ * half a pack is live, its live records are copied to a new pack and it goes, so what is on
+ * disk stays within twice what is live (else acking all but one of every batch would fill a
+ * disk while holding little).
+ */
+interface PackInfo { keys: Set<string>, liveBytes: number, bytes: number, compacting: boolean }
 
 /** Envelopes from before sender tags were kept: counted as one unnamed sender. */
 const UNNAMED_SENDER = ''
 const NAME_RE = /^(\d{1,16})-([0-9a-f]{32})(?:-([0-9a-f]{16}))?$/
 const DIR_RE = /^[0-9a-f]{64}$/
 const SENDER_KEY_FILE = 'sender-key'
+const PACK_DIR = 'packs'
+/** A pack holds at most this much: one write buffers it whole. */
+const MAX_PACK_BYTES = 4 * 1024 * 1024
+const MAX_PACK_ENVELOPES = 512
 const ZERO: Usage = Object.freeze({ bytes: 0, count: 0 })
+const MAX_CACHED_TAGS = 4096
 
 export interface MailboxStoreInit { totalQuotaBytes: number, now: () => number }
 
@@ -87,6 +111,16 @@ export class MailboxStore {
   /** Per mailbox, a counter that moves on every envelope added or removed. */
   private readonly changeCount = new Map<string, number>()
 
+  /** Sender -> tag: an HMAC (with its key import) per put was a tenth of a put's CPU on the mailbox. */
+  private readonly tags = new Map<string, string>()
+  /** File names: unique per store without a random draw per put. */
+  private readonly tmpPrefix = randomBytes(6).toString('hex')
+  private tmpCount = 0
+  /** Puts waiting for the pack written at the end of this turn of the event loop. */
+  private group: PackGroup | undefined
+  /** Pack file name -> its live records; a pack goes when none is left. */
+  private readonly packs = new Map<string, PackInfo>()
+
   private constructor (private readonly root: string, private readonly init: MailboxStoreInit, private readonly senderKey: Uint8Array) {}
 
   static async open (root: string, init: MailboxStoreInit): Promise<MailboxStore> {
@@ -104,6 +138,23 @@ export class MailboxStore {
         const size = (await stat(join(root, dir, name))).size
         store.add(dir, m[2], { expiresAt: Number(m[1]), size, charge: charge(size), sender: m[3] ?? UNNAMED_SENDER, pending: false })
       }
+    }
+    await mkdir(join(root, PACK_DIR), { recursive: true, mode: 0o700 })
+    for (const name of await readdir(join(root, PACK_DIR))) {
+      const path = join(root, PACK_DIR, name)
+      if (!PACK_NAME_RE.test(name)) { await rm(path, { force: true }); continue }
+      const { records, bytes } = await readPack(path)
+      const info: PackInfo = { keys: new Set(), liveBytes: 0, bytes, compacting: false }
+      for (const r of records) {
+        // The same envelope in two packs (put again after a restart lost its tombstone, or a
+        // compaction cut short): one is kept.
+        if (store.boxes.get(r.mailbox)?.entries.has(r.id) === true) { await erasePacked(path, r.offset, r.size); continue }
+        store.add(r.mailbox, r.id, { expiresAt: r.expiresAt, size: r.size, charge: charge(r.size), sender: r.sender, pending: false, pack: name, offset: r.offset })
+        info.keys.add(`${r.mailbox}/${r.id}`)
+        info.liveBytes += recordBytes(r.size)
+      }
+      if (info.keys.size === 0) await rm(path, { force: true })
+      else store.packs.set(name, info)
     }
     return store
   }
@@ -132,27 +183,77 @@ export class MailboxStore {
 
   /** Stores an envelope `sender` (the PeerId that put it) asked to keep for `ttlMs`. */
   async put (mailbox: Uint8Array, envelope: Uint8Array, ttlMs: number, sender: string): Promise<PutResult> {
-    if (mailbox.length !== MAILBOX_KEY_LENGTH || envelope.length === 0) return { ok: false, reason: 'BAD_REQUEST' }
-    if (envelope.length > MAX_ENVELOPE_BYTES) return { ok: false, reason: 'TOO_LARGE' }
+    return (await this.putMany([{ mailbox, envelope, ttlMs }], sender))[0]
+  }
+
+  /**
+   * Stores several envelopes from one sender, answered one by one in order. Each is checked
+   * against every quota as if put alone, after the ones before it: a batch is charged
+   * envelope by envelope. All reservations (and evictions) land before the first await; the
+   * envelopes are then written in one pack, with those of other puts made in the same turn
+   * of the event loop (concurrent single puts from /1 senders share a file too). A write that
+   * fails throws, for every put in its pack.
+   */
+  async putMany (items: ReadonlyArray<{ mailbox: Uint8Array, envelope: Uint8Array, ttlMs: number }>, sender: string): Promise<PutResult[]> {
+    const results: PutResult[] = []
+    const reserved: Reservation[] = []
+    for (const item of items) {
+      const r = this.reserve(item.mailbox, item.envelope, item.ttlMs, sender)
+      if ('result' in r) { results.push(r.result); continue }
+      results.push({ ok: true, id: r.id, expiresAt: r.entry.expiresAt, duplicate: false })
+      reserved.push(r)
+    }
+    if (reserved.length > 0) await this.commit(reserved)
+    return results
+  }
+
+  /** Joins the pack written at the end of this turn of the event loop; resolves once it is in place. */
+  private async commit (reserved: Reservation[]): Promise<void> {
+    const bytes = reserved.reduce((n, r) => n + r.envelope.length, 0)
+    let g = this.group
+    // A full pack goes as it is; these start the next one.
+    if (g !== undefined && (g.bytes + bytes > MAX_PACK_BYTES || g.reserved.length + reserved.length > MAX_PACK_ENVELOPES)) {
+      this.group = undefined
+      g = undefined
+    }
+    if (g === undefined) {
+      const group: PackGroup = { reserved: [], bytes: 0, done: Promise.resolve() }
+      group.done = new Promise<void>((resolve) => { setImmediate(resolve) }).then(async () => {
+        if (this.group === group) this.group = undefined
+        await this.write(group.reserved)
+      })
+      this.group = g = group
+    }
+    g.reserved.push(...reserved)
+    g.bytes += bytes
+    await g.done
+  }
+
+  /**
+   * The quota checks and the index entry of one put, synchronously (so concurrent puts
+   * cannot both pass a quota check, and evictions and the new entry land together); either
+   * the answer, when nothing is to be written, or what the write needs.
+   */
+  private reserve (mailbox: Uint8Array, envelope: Uint8Array, ttlMs: number, sender: string): { result: PutResult } | Reservation {
+    if (mailbox.length !== MAILBOX_KEY_LENGTH || envelope.length === 0) return { result: { ok: false, reason: 'BAD_REQUEST' } }
+    if (envelope.length > MAX_ENVELOPE_BYTES) return { result: { ok: false, reason: 'TOO_LARGE' } }
     const id = envelopeId(envelope)
     const m = toHex(mailbox)
     const i = toHex(id)
     const box = this.boxes.get(m)
     const existing = box?.entries.get(i)
-    if (existing !== undefined) return { ok: true, id, expiresAt: existing.expiresAt, duplicate: true }
+    if (existing !== undefined) return { result: { ok: true, id, expiresAt: existing.expiresAt, duplicate: true } }
     const acked = this.tombstones.get(`${m}:${i}`)
-    if (acked !== undefined && acked > this.init.now()) return { ok: true, id, expiresAt: acked, duplicate: true }
+    if (acked !== undefined && acked > this.init.now()) return { result: { ok: true, id, expiresAt: acked, duplicate: true } }
 
-    // Everything up to the reservation below runs before the first await, so concurrent puts
-    // cannot both pass a quota check, and evictions and the new entry land together.
     const tag = this.tagOf(sender)
     const need: Usage = { bytes: charge(envelope.length), count: 1 }
     const quotas = this.quotas()
     const own = this.senders.get(tag)?.usage ?? ZERO
-    if (!fits(box?.bySender.get(tag) ?? ZERO, need, quotas.senderInMailbox) || !fits(own, need, quotas.sender)) return { ok: false, reason: 'SENDER_FULL' }
+    if (!fits(box?.bySender.get(tag) ?? ZERO, need, quotas.senderInMailbox) || !fits(own, need, quotas.sender)) return { result: { ok: false, reason: 'SENDER_FULL' } }
     const victims = new Map<string, Victim>()
-    if (!this.makeRoom({ mailbox: m }, tag, need, quotas.mailbox, victims)) return { ok: false, reason: 'MAILBOX_FULL' }
-    if (!this.makeRoom('node', tag, need, quotas.node, victims)) return { ok: false, reason: 'NODE_FULL' }
+    if (!this.makeRoom({ mailbox: m }, tag, need, quotas.mailbox, victims)) return { result: { ok: false, reason: 'MAILBOX_FULL' } }
+    if (!this.makeRoom('node', tag, need, quotas.node, victims)) return { result: { ok: false, reason: 'NODE_FULL' } }
 
     // The sender may ask for less time, never more than this node's own maximum (M8); a
     // heavy sender on a node under pressure gets less (PRESSURE_TTL_MS).
@@ -162,28 +263,30 @@ export class MailboxStore {
     const entry: Entry = { expiresAt: this.init.now() + ttl, size: envelope.length, charge: need.bytes, sender: tag, pending: true }
     for (const v of victims.values()) this.remove(v.m, v.i)
     this.add(m, i, entry)
+    return { m, i, id, entry, victims: [...victims.values()], envelope }
+  }
 
-    for (const v of victims.values()) await this.unlinkFile(v.m, v.i, v.e)
+  /**
+   * Writes reserved envelopes as one pack: to a temporary file, renamed into place (M4).
+   * Evicted envelopes are erased first. A write that fails takes its entries out again.
+   */
+  private async write (reserved: Reservation[]): Promise<void> {
+    await Promise.all(reserved.flatMap((r) => r.victims).map(async (v) => { await this.erase(v.m, v.i, v.e) }))
+    const name = `pack-${(this.tmpCount++).toString(36)}-${this.tmpPrefix}`
+    const { bytes, offsets } = encodePack(reserved.map((r) => ({ mailbox: r.m, id: r.i, expiresAt: r.entry.expiresAt, sender: r.entry.sender, envelope: r.envelope })))
+    reserved.forEach((r, n) => { r.entry.pack = name; r.entry.offset = offsets[n] })
     try {
-      const dir = join(this.root, m)
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      const tmp = join(this.root, `.tmp-${randomBytes(8).toString('hex')}`)
-      await writeFile(tmp, envelope, { mode: 0o600 })
-      await rename(tmp, join(dir, fileName(i, entry))).catch(async (err: NodeJS.ErrnoException) => {
-        // The folder went away meanwhile: the last envelope of this mailbox was deleted and
-        // its empty folder removed between our mkdir and this rename.
-        if (err.code !== 'ENOENT') throw err
-        await mkdir(dir, { recursive: true, mode: 0o700 })
-        await rename(tmp, join(dir, fileName(i, entry)))
-      })
+      const tmp = join(this.root, `.tmp-${name}`)
+      await writeFile(tmp, bytes, { mode: 0o600 })
+      await rename(tmp, join(this.root, PACK_DIR, name))
     } catch (err) {
-      if (this.boxes.get(m)?.entries.get(i) === entry) this.remove(m, i)
+      for (const { m, i, entry } of reserved) if (this.boxes.get(m)?.entries.get(i) === entry) this.remove(m, i)
       throw err
     }
-    entry.pending = false
-    // Acked or released while it was being written: its file must go too.
-    if (this.boxes.get(m)?.entries.get(i) !== entry) await this.unlinkFile(m, i, entry)
-    return { ok: true, id, expiresAt: entry.expiresAt, duplicate: false }
+    this.packs.set(name, { keys: new Set(reserved.map((r) => `${r.m}/${r.i}`)), liveBytes: reserved.reduce((n, r) => n + recordBytes(r.entry.size), 0), bytes: bytes.length, compacting: false })
+    for (const r of reserved) r.entry.pending = false
+    // Acked, released or evicted while they were being written: their records go too.
+    await Promise.all(reserved.filter(({ m, i, entry }) => this.boxes.get(m)?.entries.get(i) !== entry).map(async ({ m, i, entry }) => { await this.erase(m, i, entry) }))
   }
 
   /** The first envelopes of a mailbox in fetch order (expiry, then id). */
@@ -202,30 +305,37 @@ export class MailboxStore {
       .filter((x) => x.e.expiresAt > now && !x.e.pending && (from === undefined || before(x, from) > 0))
       .sort(before)
     const take = ordered.slice(0, Math.max(0, Math.min(limit, MAX_BATCH)))
-    const envelopes: HeldEnvelope[] = []
-    for (const { i, e } of take) {
+    // Read together: a page is up to MAX_BATCH files, and one read at a time left the
+    // thread pool idle between them.
+    const read = await Promise.all(take.map(async ({ i, e }): Promise<HeldEnvelope | undefined> => {
       try {
-        envelopes.push({ id: fromHex(i) as Uint8Array, expiresAt: e.expiresAt, envelope: new Uint8Array(await readFile(join(this.root, m, fileName(i, e)))) })
+        return { id: fromHex(i) as Uint8Array, expiresAt: e.expiresAt, envelope: await this.bytesOf(m, i, e) }
       } catch {
         if (box.entries.get(i) === e) this.remove(m, i)
+        return undefined
       }
-    }
-    return { envelopes, more: ordered.length > take.length }
+    }))
+    return { envelopes: read.filter((h): h is HeldEnvelope => h !== undefined), more: ordered.length > take.length }
   }
 
-  /** Deletes the named envelopes of one mailbox; returns how many were there. */
+  /**
+   * Deletes the named envelopes of one mailbox; returns how many were there. All leave the
+   * index at once, then their files are unlinked together.
+   */
   async ack (mailbox: Uint8Array, ids: Uint8Array[]): Promise<number> {
     const m = toHex(mailbox)
-    let removed = 0
+    const gone: Array<{ i: string, e: Entry }> = []
     for (const id of ids.slice(0, MAX_BATCH)) {
       const i = toHex(id)
-      const expiresAt = this.boxes.get(m)?.entries.get(i)?.expiresAt
-      if (await this.delete(m, i)) {
-        removed++
-        this.tombstone(`${m}:${i}`, expiresAt ?? this.init.now() + MAX_TTL_MS)
-      }
+      const e = this.boxes.get(m)?.entries.get(i)
+      if (e === undefined) continue
+      this.remove(m, i)
+      this.tombstone(`${m}:${i}`, e.expiresAt)
+      gone.push({ i, e })
     }
-    return removed
+    // One still being written is unlinked by its put once the rename is done.
+    await Promise.all(gone.filter(({ e }) => !e.pending).map(async ({ i, e }) => { await this.erase(m, i, e) }))
+    return gone.length
   }
 
   /** True when the owner acked this envelope here and it has not yet expired. */
@@ -271,7 +381,7 @@ export class MailboxStore {
     const e = this.boxes.get(m)?.entries.get(i)
     if (e === undefined || e.pending || e.expiresAt <= this.init.now()) return undefined
     try {
-      return new Uint8Array(await readFile(join(this.root, m, fileName(i, e))))
+      return await this.bytesOf(m, i, e)
     } catch {
       return undefined
     }
@@ -284,7 +394,7 @@ export class MailboxStore {
       if (e.expiresAt <= now || e.pending) continue
       let envelope: Uint8Array
       try {
-        envelope = new Uint8Array(await readFile(join(this.root, m, fileName(i, e))))
+        envelope = await this.bytesOf(m, i, e)
       } catch {
         if (this.boxes.get(m)?.entries.get(i) === e) this.remove(m, i)
         continue
@@ -304,7 +414,14 @@ export class MailboxStore {
   async close (): Promise<void> {}
 
   private tagOf (sender: string): string {
-    return createHmac('sha256', this.senderKey).update(sender).digest().subarray(0, 8).toString('hex')
+    let tag = this.tags.get(sender)
+    if (tag === undefined) {
+      tag = createHmac('sha256', this.senderKey).update(sender).digest().subarray(0, 8).toString('hex')
+      // Bounded: a flood of new PeerIds only costs HMACs again.
+      if (this.tags.size >= MAX_CACHED_TAGS) this.tags.clear()
+      this.tags.set(sender, tag)
+    }
+    return tag
   }
 
   /**
@@ -376,8 +493,89 @@ export class MailboxStore {
     if (e === undefined) return false
     this.remove(m, i)
     // One still being written is unlinked by its put once the rename is done.
-    if (!e.pending) await this.unlinkFile(m, i, e)
+    if (!e.pending) await this.erase(m, i, e)
     return true
+  }
+
+  /**
+   * An envelope's bytes from its pack record or its own file; throws when they are gone. A
+   * compaction may move the record while it is read: then it is read again where it went.
+   */
+  private async bytesOf (m: string, i: string, e: Entry): Promise<Uint8Array> {
+    if (e.pack === undefined) return new Uint8Array(await readFile(join(this.root, m, fileName(i, e))))
+    for (;;) {
+      const pack: string = e.pack
+      const offset = e.offset
+      const bytes = await readPacked(join(this.root, PACK_DIR, pack), offset ?? 0, e.size, i).catch(() => undefined)
+      if (bytes !== undefined) return bytes
+      if (e.pack === pack && e.offset === offset) throw new Error('envelope erased')
+    }
+  }
+
+  /** Removes an envelope's bytes from disk: zeros over its pack record (the pack itself once none is live), or its own file. */
+  private async erase (m: string, i: string, e: Entry): Promise<void> {
+    if (e.pack === undefined) { await this.unlinkFile(m, i, e); return }
+    const name = e.pack
+    const path = join(this.root, PACK_DIR, name)
+    const info = this.packs.get(name)
+    // Not known (never so while its pack is in place): the record goes, the pack stays.
+    if (info === undefined) { await erasePacked(path, e.offset ?? 0, e.size).catch(() => {}); return }
+    if (info.keys.delete(`${m}/${i}`)) info.liveBytes -= recordBytes(e.size)
+    if (info.keys.size > 0) {
+      await erasePacked(path, e.offset ?? 0, e.size).catch(() => {})
+      if (info.liveBytes * 2 < info.bytes && !info.compacting) await this.compact(name, info)
+    } else {
+      this.packs.delete(name)
+      await unlink(path).catch(() => {})
+    }
+  }
+
+  /**
+   * Copies a pack's live records to a new pack and removes the old one (see PackInfo). A
+   * record erased while the copy was written is erased in the copy too (M3); one read while
+   * it moves is read again where it went (bytesOf).
+   */
+  private async compact (name: string, info: PackInfo): Promise<void> {
+    info.compacting = true
+    try {
+      const old = join(this.root, PACK_DIR, name)
+      const moving: Array<{ key: string, m: string, i: string, e: Entry, envelope: Uint8Array }> = []
+      for (const key of [...info.keys]) {
+        const [m, i] = key.split('/')
+        const e = this.boxes.get(m)?.entries.get(i)
+        if (e?.pack !== name) continue
+        const envelope = await readPacked(old, e.offset ?? 0, e.size, i).catch(() => undefined)
+        if (envelope !== undefined) moving.push({ key, m, i, e, envelope })
+      }
+      if (moving.length === 0) return
+      const next = `pack-${(this.tmpCount++).toString(36)}-${this.tmpPrefix}`
+      const { bytes, offsets } = encodePack(moving.map((x) => ({ mailbox: x.m, id: x.i, expiresAt: x.e.expiresAt, sender: x.e.sender, envelope: x.envelope })))
+      const tmp = join(this.root, `.tmp-${next}`)
+      await writeFile(tmp, bytes, { mode: 0o600 })
+      await rename(tmp, join(this.root, PACK_DIR, next))
+      const moved: PackInfo = { keys: new Set(), liveBytes: 0, bytes: bytes.length, compacting: false }
+      const stale: number[] = []
+      moving.forEach((x, n) => {
+        if (this.boxes.get(x.m)?.entries.get(x.i) === x.e && x.e.pack === name && info.keys.delete(x.key)) {
+          x.e.pack = next
+          x.e.offset = offsets[n]
+          info.liveBytes -= recordBytes(x.e.size)
+          moved.keys.add(x.key)
+          moved.liveBytes += recordBytes(x.e.size)
+        } else {
+          stale.push(n)
+        }
+      })
+      if (moved.keys.size > 0) this.packs.set(next, moved)
+      await Promise.all(stale.map(async (n) => { await erasePacked(join(this.root, PACK_DIR, next), offsets[n], moving[n].e.size).catch(() => {}) }))
+      if (moved.keys.size === 0) await unlink(join(this.root, PACK_DIR, next)).catch(() => {})
+      if (info.keys.size === 0 && this.packs.get(name) === info) {
+        this.packs.delete(name)
+        await unlink(old).catch(() => {})
+      }
+    } finally {
+      info.compacting = false
+    }
   }
 
   private async unlinkFile (m: string, i: string, e: Entry): Promise<void> {
