@@ -268,6 +268,8 @@ export class AccountLifecycle {
     await o.guard.flush()
     await o.account.close()
     o.cache.clear()
+    // The contacts' static secrets of sealed envelopes are wiped; the manager refuses all after.
+    o.crypto.manager.close()
   }
 
   /**

@@ -101,3 +101,10 @@ export class StateError extends CryptoError {
     super(code, `stored ${what} is not readable`)
   }
 }
+
+/** The SessionManager was closed (the account closed): nothing more is sealed or opened with it. */
+export class ClosedError extends CryptoError {
+  constructor () {
+    super('ERR_CLOSED', 'the session manager is closed')
+  }
+}

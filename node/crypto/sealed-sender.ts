@@ -23,6 +23,13 @@
  * static layer's salt holds the ephemeral chain key), so no (key, nonce) pair repeats (R10).
  * Every failure to open (not for us, tampered, not made by the sender it names, bad padding)
  * is one EnvelopeError (E3, E6).
+ *
+ * X25519(s, R) depends on the two identity keys alone, so a caller may pass it in from an
+ * earlier envelope between the same two identities (StaticPeer: identity-cache.ts keeps it per
+ * contact): the envelope is byte for byte the same, and one X25519 per envelope is left (the
+ * ephemeral one). Opening looks it up by the sender key the ephemeral layer gave, and still
+ * runs the static layer's AEAD check on every envelope: a cached secret only stands in for
+ * the DH, never for the proof (E2).
  */
 import type { KeyObject } from 'node:crypto'
 import { concatBytes, wipe } from '../bytes.js'
@@ -53,10 +60,24 @@ export interface OpenedEnvelope {
   readonly sender: Uint8Array
   /** The unpadded content (decodeContent). */
   readonly content: Uint8Array
+  /**
+   * X25519(identity, sender) when this call computed it (the caller passed none): the
+   * caller's to keep for the sender's next envelope (StaticPeer) or to wipe. Secret.
+   */
+  readonly staticShared: Uint8Array | undefined
 }
 
-/** A public key handle for the static layer's DH; the caller may hand out a cached one. */
-export type SenderKeyResolver = (sender: Uint8Array) => KeyObject | undefined
+/**
+ * What the caller holds for the other identity of an envelope: an OpenSSL handle of its key
+ * and X25519(own identity, its key), each optional (computed when absent).
+ */
+export interface StaticPeer {
+  readonly handle?: KeyObject
+  readonly staticShared?: Uint8Array
+}
+
+/** Looks up what the caller holds for the sender key the ephemeral layer gave (not yet proven). */
+export type SenderKeyResolver = (sender: Uint8Array) => StaticPeer | undefined
 
 interface EphemeralKeys { chain: Uint8Array, key: Uint8Array, nonce: Uint8Array }
 
@@ -101,10 +122,12 @@ export function decodeContent (bytes: Uint8Array): Content {
 
 /**
  * Seals `content` from the holder of the identity key `sender` for the holder of the X25519
- * identity key `recipient` (libsignal `sealed_sender_encrypt_from_usmc`).
+ * identity key `recipient` (libsignal `sealed_sender_encrypt_from_usmc`). `peer` may carry the
+ * recipient's handle and X25519(sender, recipient) (PROTOCOL.md §7.1); the bytes are the same
+ * with or without them.
  */
-export function sealEnvelope (sender: X25519KeyPair, recipient: Uint8Array, content: Uint8Array, random: RandomSource, recipientHandle?: KeyObject): Uint8Array {
-  const remote = recipientHandle ?? importX25519PublicKey(recipient)
+export function sealEnvelope (sender: X25519KeyPair, recipient: Uint8Array, content: Uint8Array, random: RandomSource, peer: StaticPeer = {}): Uint8Array {
+  const remote = peer.handle ?? importX25519PublicKey(recipient)
   const e = X25519KeyPair.generate(random)
   const ephemeralShared = e.agree(remote)
   e.wipe()
@@ -112,9 +135,12 @@ export function sealEnvelope (sender: X25519KeyPair, recipient: Uint8Array, cont
   wipe(ephemeralShared)
   const head = header(e.publicKey)
   const staticCiphertext = aeadEncrypt(eph.key, eph.nonce, concatBytes(Uint8Array.of(KEY_TYPE_X25519), sender.publicKey), concatBytes(head, Uint8Array.of(KEY_TYPE_X25519), recipient))
-  const staticShared = sender.agree(remote)
+  // StaticKeys::calculate: the DH is the same for every envelope to this recipient; the salt
+  // (this envelope's chain key and static ciphertext) makes k_s and n_s fresh (R10).
+  const staticShared = peer.staticShared ?? sender.agree(remote)
   const stat = staticKeys(staticShared, eph.chain, staticCiphertext)
-  wipe(staticShared, eph.chain, eph.key)
+  if (staticShared !== peer.staticShared) wipe(staticShared)
+  wipe(eph.chain, eph.key)
   const sealed = aeadEncrypt(stat.key, stat.nonce, pad(content), concatBytes(head, staticCiphertext))
   wipe(stat.key)
   const out = new Uint8Array(ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES + sealed.length)
@@ -152,18 +178,29 @@ export function openEnvelope (identity: X25519KeyPair, envelope: Uint8Array, res
   if (claimed.length !== 33 || claimed[0] !== KEY_TYPE_X25519) throw fail()
   const sender = claimed.slice(1)
 
-  let staticShared: Uint8Array
+  // The static layer (StaticKeys): the sender key is the one the ephemeral layer decrypted; a
+  // secret the caller holds for it stands in for the DH only. The AEAD check below runs on
+  // every envelope, so an envelope naming a contact it was not made by fails here (E2).
+  const known = resolveSender(sender)
+  let fresh: Uint8Array | undefined
   try {
     // The cheap checks only: the full Session ID check of the sender is the caller's, once the
     // static layer has proven the key (it costs a 255-bit exponentiation).
     checkX25519PublicKey(sender, 'sender identity')
-    staticShared = identity.agree(resolveSender(sender) ?? importX25519PublicKey(sender))
+    if (known?.staticShared === undefined) fresh = identity.agree(known?.handle ?? importX25519PublicKey(sender))
   } catch {
     throw fail()
   }
-  const stat = staticKeys(staticShared, eph.chain, staticCiphertext)
-  wipe(staticShared, eph.chain)
-  const padded = aeadDecrypt(stat.key, stat.nonce, envelope.subarray(ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES), concatBytes(head, staticCiphertext), fail)
-  wipe(stat.key)
-  return { sender, content: unpad(padded) }
+  const stat = staticKeys(fresh ?? (known?.staticShared as Uint8Array), eph.chain, staticCiphertext)
+  wipe(eph.chain)
+  try {
+    const padded = aeadDecrypt(stat.key, stat.nonce, envelope.subarray(ENVELOPE_HEADER_BYTES + STATIC_CIPHERTEXT_BYTES), concatBytes(head, staticCiphertext), fail)
+    return { sender, content: unpad(padded), staticShared: fresh }
+  } catch (err) {
+    // Not proven: a secret computed for an unproven key is not handed out.
+    wipe(fresh)
+    throw err
+  } finally {
+    wipe(stat.key)
+  }
 }

@@ -12,57 +12,27 @@
  * where AD(x, y) = 0x05 || x || 0x05 || y: the sender's identity first, so a message
  * reflected to its own sender fails (R11).
  */
-import type { KeyObject } from 'node:crypto'
 import { inspect } from 'node:util'
-import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js'
-import { x25519ToSessionId, type SessionId } from '../identity/session-id.js'
+import { concatBytes, equalBytes, utf8 } from '../bytes.js'
 import type { CryptoStoreOp } from './storage.js'
+import { IdentityCache, type ContactKeys } from './identity-cache.js'
 import type { PrekeyBundle } from './bundle.js'
 import { MAX_ARCHIVED_STATES, MAX_NEW_CHAIN_TRIALS, MAX_SKIP_WORK_PER_MESSAGE } from './constants.js'
-import { BadKeyError, CryptoError, DuplicateMessageError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
+import { CryptoError, DuplicateMessageError, NoSessionError, PrekeyError, SenderMismatchError } from './errors.js'
 import { associatedData, decodeInitialHeader, encodeInitialHeader, pqxdhInitiate, pqxdhRespond, type InitialHeader } from './pqxdh.js'
 import type { PrekeyStore } from './prekey-store.js'
 import { sha256 } from './primitives/kdf.js'
-import { importX25519PublicKey, type X25519KeyPair } from './primitives/x25519.js'
+import type { X25519KeyPair } from './primitives/x25519.js'
 import type { RandomSource } from './random.js'
 import { initAlice, initBob, ratchetDecrypt, ratchetEncrypt, type Decryption, type WorkBudget } from './ratchet/double-ratchet.js'
 import { decodeRatchetMessage, type Header } from './ratchet/message.js'
 import type { SessionRecord, SessionState } from './session-record.js'
 
 const REPLAY_TAG_CONTEXT = utf8('Sotto/initial-replay-tag/v1\0')
-/** Contacts' identity keys kept as checked Session IDs and OpenSSL handles (a cache; bounded). */
-const MAX_CACHED_IDENTITIES = 4096
 
 export const MESSAGE_KIND_INITIAL = 0x01
 export const MESSAGE_KIND_RATCHET = 0x02
 export type MessageKind = typeof MESSAGE_KIND_INITIAL | typeof MESSAGE_KIND_RATCHET
-
-/** Identity key -> checked Session ID (the full K3 check runs once per contact) and handle. */
-export class IdentityCache {
-  private readonly map = new Map<string, { sessionId: SessionId, handle: KeyObject }>()
-
-  /** The cached entry, without checking or caching a new key. */
-  peek (key: Uint8Array): { sessionId: SessionId, handle: KeyObject } | undefined {
-    return this.map.get(toHex(key))
-  }
-
-  get (key: Uint8Array): { sessionId: SessionId, handle: KeyObject } {
-    const hex = toHex(key)
-    let c = this.map.get(hex)
-    if (c === undefined) {
-      let sessionId: SessionId
-      try {
-        sessionId = x25519ToSessionId(key)
-      } catch {
-        throw new BadKeyError('not a valid Session ID key')
-      }
-      c = { sessionId, handle: importX25519PublicKey(key) }
-      if (this.map.size >= MAX_CACHED_IDENTITIES) this.map.delete(this.map.keys().next().value as string)
-      this.map.set(hex, c)
-    }
-    return c
-  }
-}
 
 function knowsRatchetKey (state: SessionState, ratchetKey: Uint8Array): boolean {
   return state.ratchet.receiverChains.some((c) => equalBytes(c.ratchetKey, ratchetKey)) ||
@@ -103,6 +73,17 @@ export class SessionCipher {
 
   toJSON (): unknown { return { type: 'SessionCipher', state: '[redacted]' } }
   [inspect.custom] (): string { return 'SessionCipher { state: [redacted] }' }
+
+  /**
+   * What sealing an envelope to `remote` needs of it (docs/PROTOCOL.md §7.1): its handle and
+   * the static secret X25519(identity, remote), computed on first use and kept beside the
+   * handle (identity-cache.ts). `remote` is checked in full (K3) the first time.
+   */
+  staticPeer (remote: Uint8Array): ContactKeys {
+    const c = this.contacts.get(remote)
+    c.staticShared ??= this.identity.agree(c.handle)
+    return c
+  }
 
   /** Alice (PQXDH §3.3, DR §3.3): a new current state from a verified bundle; the old one is archived. */
   start (record: SessionRecord, bundle: PrekeyBundle, remoteIdentity: Uint8Array, oneTimeIndex: number | undefined, now: number): SessionRecord {

@@ -15,7 +15,7 @@
  * Ed25519 key: u8 version | key (32)), plus those of prekey-store.ts.
  */
 import { inspect } from 'node:util'
-import { concatBytes, equalBytes, toHex } from '../bytes.js'
+import { concatBytes, equalBytes, toHex, wipe } from '../bytes.js'
 import type { IdentityKeys } from '../identity/keys.js'
 import { sessionIdToX25519, type SessionId } from '../identity/session-id.js'
 import type { ComponentLogger, Logger } from '../log.js'
@@ -23,12 +23,12 @@ import type { CryptoStore, CryptoStoreOp } from './storage.js'
 import type { PrekeyBundle } from './bundle.js'
 import { VerifiedBundleCache } from './bundle-cache.js'
 import { MAX_CACHED_SESSION_RECORDS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, MESSAGE_ID_CONTEXT } from './constants.js'
-import { BadKeyError, DecryptError, EnvelopeError, IdentityChangedError, NoSessionError } from './errors.js'
+import { BadKeyError, ClosedError, DecryptError, EnvelopeError, IdentityChangedError, NoSessionError } from './errors.js'
 import { PrekeyStore } from './prekey-store.js'
 import { sha256 } from './primitives/kdf.js'
 import { X25519KeyPair } from './primitives/x25519.js'
 import { randomInt, systemRandom, type RandomSource } from './random.js'
-import { decodeContent, encodeContent, openEnvelope, sealEnvelope } from './sealed-sender.js'
+import { decodeContent, encodeContent, openEnvelope, sealEnvelope, type Content } from './sealed-sender.js'
 import { SessionCipher } from './session-cipher.js'
 import { capRecordSkipped, decodeSessionRecord, EMPTY_RECORD, encodeSessionRecord, type SessionRecord, type SessionState } from './session-record.js'
 
@@ -118,6 +118,7 @@ export class SessionManager {
   /** Bundles already verified, so a contact's bundle is verified once per record version; time checks run every use. */
   private readonly bundles: VerifiedBundleCache
   private queue: Promise<unknown> = Promise.resolve()
+  private closed = false
   private readonly log: ComponentLogger | undefined
 
   constructor (private readonly init: SessionManagerInit) {
@@ -135,8 +136,26 @@ export class SessionManager {
 
   get sessionId (): SessionId { return this.init.identity.sessionId }
 
+  /**
+   * The account is closing: the contacts' static secrets (identity-cache.ts) are wiped now and
+   * the in-memory caches dropped; every later call fails with ClosedError (ERR_CLOSED). An
+   * operation already under way seals nothing after this (encrypt checks again just before
+   * sealing, in the same synchronous step), and opens with what it had.
+   */
+  close (): void {
+    this.closed = true
+    this.cipher.contacts.clear()
+    this.records.clear()
+    this.prefetched.clear()
+    this.bundles.clear()
+  }
+
   private async run<T> (fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn)
+    const guarded = async (): Promise<T> => {
+      if (this.closed) throw new ClosedError()
+      return await fn()
+    }
+    const next = this.queue.then(guarded, guarded)
     this.queue = next.catch(() => undefined)
     return await next
   }
@@ -294,7 +313,10 @@ export class SessionManager {
       const state = record.current as SessionState
       const out = this.cipher.encrypt(record, plaintext)
       const content = encodeContent({ kind: out.kind, message: out.message })
-      const envelope = sealEnvelope(this.identity, state.remoteIdentity, content, this.random, this.cipher.contacts.get(state.remoteIdentity).handle)
+      // Closed while this call waited (a bundle lookup): the static secrets are gone, seal nothing.
+      if (this.closed) throw new ClosedError()
+      // PROTOCOL.md §7.1: X25519(s, R) from the contact's cache entry after the first envelope.
+      const envelope = sealEnvelope(this.identity, state.remoteIdentity, content, this.random, this.cipher.staticPeer(state.remoteIdentity))
       const alongside = options.alongside === undefined ? [] : await options.alongside(envelope)
       await this.commit(peer, out.record, [...ops, ...(options.extraOps ?? []), ...alongside])
       return envelope
@@ -325,18 +347,30 @@ export class SessionManager {
   private async decryptNow (envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
     return await this.run(async () => {
       const now = this.now()
-      const opened = openEnvelope(this.identity, envelope, (key) => this.cipher.contacts.peek(key)?.handle)
+      // The static layer proves the sender before any session work (E2); a contact's cached
+      // static secret (PROTOCOL.md §7.1) is looked up by the key the ephemeral layer gave and
+      // replaces the DH, never the static layer's AEAD check.
+      const opened = openEnvelope(this.identity, envelope, (key) => this.cipher.contacts.peek(key))
       const { sender } = opened
-      const { kind, message } = decodeContent(opened.content)
-      // A static layer naming our own key needs our private key: we made it, so it is a reflection.
-      if (equalBytes(sender, this.identity.publicKey)) throw new DecryptError('a message claiming to come from ourselves')
       let peer: SessionId
+      let content: Content
       try {
-        // The full Session ID check (K3), now that the key is proven: a key no contact can have.
-        peer = this.cipher.contacts.get(sender).sessionId
-      } catch {
-        throw new EnvelopeError('ERR_ENVELOPE')
+        content = decodeContent(opened.content)
+        // A static layer naming our own key needs our private key: we made it, so it is a reflection.
+        if (equalBytes(sender, this.identity.publicKey)) throw new DecryptError('a message claiming to come from ourselves')
+        try {
+          // The full Session ID check (K3), now that the key is proven: a key no contact can have.
+          peer = this.cipher.contacts.get(sender).sessionId
+        } catch {
+          throw new EnvelopeError('ERR_ENVELOPE')
+        }
+      } catch (err) {
+        wipe(opened.staticShared)
+        throw err
       }
+      // Proven by the static layer and checked in full: kept for this contact's next envelope.
+      if (opened.staticShared !== undefined) this.cipher.contacts.keepStaticShared(sender, opened.staticShared)
+      const { kind, message } = content
       const r = await this.cipher.decrypt(await this.load(peer), sender, kind, message, now)
       const id = messageId(sender, r.header.ratchetKey, r.header.counter)
       const extra = options.commit === undefined ? [] : await options.commit(peer, r.plaintext, id)

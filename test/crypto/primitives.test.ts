@@ -17,7 +17,7 @@ import { checkX25519PublicKey, X25519KeyPair } from '../../node/crypto/primitive
 import { Ed25519Signer, matchesX25519, verifyEd25519 } from '../../node/crypto/primitives/ed25519.js'
 import { MlKemKeyPair, mlKemEncapsulate } from '../../node/crypto/primitives/mlkem.js'
 import { aeadDecrypt, aeadEncrypt } from '../../node/crypto/primitives/aead.js'
-import { hkdfSha256, hmacSha256, sha256 as sha256Native } from '../../node/crypto/primitives/kdf.js'
+import { hkdfSha256, hmacSha256, secretKey, sha256 as sha256Native } from '../../node/crypto/primitives/kdf.js'
 import { kdfCk, messageKeyOf, nextChainKey } from '../../node/crypto/ratchet/keys.js'
 import { seededRandom, systemRandom } from '../../node/crypto/random.js'
 import { SIGNATURE_CONTEXTS, type SignatureContext } from '../../node/crypto/constants.js'
@@ -246,11 +246,20 @@ describe('ML-KEM-1024, AES-256-GCM, HKDF, HMAC: node:crypto against noble', () =
     }), { numRuns: 100 })
   })
 
+  it('HMAC-SHA256 on node:crypto: RFC 4231 test case 2, and equal to @noble/hashes on random keys and messages (raw key and key handle)', () => {
+    expect(toHex(hmacSha256(new TextEncoder().encode('Jefe'), new TextEncoder().encode('what do ya want for nothing?')))).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843')
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ maxLength: 200 }), (key, data) => {
+      const ref = toHex(hmac(sha256, key, data))
+      expect(toHex(hmacSha256(key, data))).toBe(ref)
+      expect(toHex(hmacSha256(secretKey(key), data))).toBe(ref)
+    }), { numRuns: 100 })
+  })
+
   it('KDF_CK = (HMAC(ck, 0x02), HMAC(ck, 0x01)) (DR §5.2)', () => {
     const ck = randomBytes(32)
     const { chainKey, messageKey } = kdfCk(ck)
     expect(toHex(chainKey)).toBe(toHex(hmac(sha256, ck, Uint8Array.of(2))))
-    expect(toHex(messageKey)).toBe(toHex(hmacSha256(ck, Uint8Array.of(1))))
+    expect(toHex(messageKey)).toBe(toHex(hmac(sha256, ck, Uint8Array.of(1))))
     expect(toHex(messageKey)).toBe(createHmac('sha256', ck).update(Uint8Array.of(1)).digest('hex'))
     // Its two halves, as the receiver derives them (chain keys before the AEAD check, message keys after).
     expect(toHex(nextChainKey(ck))).toBe(toHex(chainKey))

@@ -183,17 +183,20 @@ describe('sealed envelopes', () => {
 })
 
 describe('redaction', () => {
-  it('managers, ciphers, prekey stores and key pairs print no key material', async () => {
+  it('managers, ciphers, prekey stores, key pairs and the contacts cache print no key material', async () => {
     const { inspect } = await import('node:util')
     const w = world()
     const alice = await party(w, 'alice-redact')
     const bob = await party(w, 'bob-redact')
     await bob.manager.decrypt(await alice.manager.encrypt(bob.sessionId, text('x')))
-    for (const obj of [alice.manager, alice.manager.cipher, alice.manager.prekeys, alice.manager.cipher.identity]) {
+    const staticSecret = alice.manager.cipher.contacts.peek(bob.id.dhPublicKey)?.staticShared as Uint8Array
+    expect(staticSecret).toBeDefined()
+    for (const obj of [alice.manager, alice.manager.cipher, alice.manager.prekeys, alice.manager.cipher.identity, alice.manager.cipher.contacts]) {
       const shown = inspect(obj, { depth: 10 }) + JSON.stringify(obj)
       expect(shown).toContain('redacted')
       expect(shown).not.toContain(toHex(alice.id.dhPrivateKey))
       expect(shown).not.toContain(toHex(alice.manager.cipher.identity.privateKeyBytes()))
+      expect(shown).not.toContain(toHex(staticSecret))
     }
   })
 })

@@ -36,6 +36,9 @@ const SMALL_ORDER = [
   39382357235489614581723060781553021112529911719440698176882885853963445705823n
 ].map(littleEndian)
 
+/** The first bytes of those encodings: most keys differ there, and skip the five comparisons. */
+const SMALL_ORDER_FIRST = new Set(SMALL_ORDER.map((s) => s[0]))
+
 /** p = 2^255 - 19 little-endian, for the canonical check without bigint work. */
 const P_BYTES = littleEndian(P)
 
@@ -59,6 +62,7 @@ export function checkX25519PublicKey (key: Uint8Array, what = 'X25519 key'): voi
   if (key.length !== X25519_KEY_BYTES) throw new BadKeyError(`${what} must be 32 bytes`)
   if ((key[31] & 0x80) !== 0) throw new BadKeyError(`${what} has the high bit set`, 'ERR_NONCANONICAL_KEY')
   if (!isCanonical(key)) throw new BadKeyError(`${what} is not canonical`, 'ERR_NONCANONICAL_KEY')
+  if (!SMALL_ORDER_FIRST.has(key[0])) return
   for (const s of SMALL_ORDER) if (sameBytes(s, key)) throw new BadKeyError(`${what} is a point of small order`, 'ERR_LOW_ORDER_KEY')
 }
 
@@ -95,21 +99,25 @@ function allZero (b: Uint8Array): boolean {
 /** An X25519 key pair; the private key never shows in logs, JSON or inspect. */
 export class X25519KeyPair {
   readonly publicKey: Uint8Array
-  #privateKey: Uint8Array
+  /** Undefined until asked for when OpenSSL generated the pair: ephemeral keys are never exported. */
+  #privateKey: Uint8Array | undefined
   #handle: KeyObject | undefined
 
-  private constructor (publicKey: Uint8Array, privateKey: Uint8Array, handle: KeyObject | undefined) {
+  private constructor (publicKey: Uint8Array, privateKey: Uint8Array | undefined, handle: KeyObject | undefined) {
     this.publicKey = publicKey
     this.#privateKey = privateKey
     this.#handle = handle
   }
 
-  /** A new key pair; with the system random source OpenSSL generates it directly. */
+  /**
+   * A new key pair; with the system random source OpenSSL generates it directly, and the
+   * private scalar stays inside OpenSSL until privateKeyBytes() asks for it (an envelope's or
+   * a PQXDH ephemeral key never is: one export fewer per use).
+   */
   static generate (random: RandomSource): X25519KeyPair {
     if (isSystemRandom(random)) {
       const { publicKey, privateKey } = generateKeyPairSync('x25519')
-      return new X25519KeyPair(asBytes(publicKey.export({ format: 'raw-public' })),
-        asBytes(privateKey.export({ format: 'raw-private' })), privateKey)
+      return new X25519KeyPair(asBytes(publicKey.export({ format: 'raw-public' })), undefined, privateKey)
     }
     return X25519KeyPair.fromPrivateKey(random(32))
   }
@@ -129,11 +137,13 @@ export class X25519KeyPair {
 
   /** The private scalar, for serialisation only. */
   privateKeyBytes (): Uint8Array {
+    // #handle is set whenever #privateKey is not (generate; wipe sets zeros).
+    this.#privateKey ??= asBytes((this.#handle as KeyObject).export({ format: 'raw-private' }))
     return this.#privateKey
   }
 
   private handle (): KeyObject {
-    this.#handle ??= createPrivateKey({ key: Buffer.from(this.#privateKey), format: 'raw-private', asymmetricKeyType: 'x25519' })
+    this.#handle ??= createPrivateKey({ key: Buffer.from(this.privateKeyBytes()), format: 'raw-private', asymmetricKeyType: 'x25519' })
     return this.#handle
   }
 
@@ -155,7 +165,8 @@ export class X25519KeyPair {
   }
 
   wipe (): void {
-    this.#privateKey.fill(0)
+    if (this.#privateKey === undefined) this.#privateKey = new Uint8Array(32)
+    else this.#privateKey.fill(0)
     this.#handle = undefined
   }
 

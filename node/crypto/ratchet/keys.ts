@@ -9,10 +9,8 @@
  * Each message key encrypts one message, so each (key, nonce) pair is used once (R10).
  * No knowledge here of headers, states or stores.
  */
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { MESSAGE_KDF_INFO, ROOT_KDF_INFO } from '../constants.js'
-import { hkdfSha256 } from '../primitives/kdf.js'
+import { hkdfSha256, hmacSha256, secretKey } from '../primitives/kdf.js'
 
 const ZERO_SALT = new Uint8Array(32)
 const MESSAGE_KEY_CONSTANT = Uint8Array.of(0x01)
@@ -25,21 +23,18 @@ export function kdfRk (rootKey: Uint8Array, dhOut: Uint8Array): { rootKey: Uint8
 
 /** KDF_CK's chain-key half alone: HMAC-SHA256(ck, 0x02). */
 export function nextChainKey (chainKey: Uint8Array): Uint8Array {
-  return hmac(sha256, chainKey, CHAIN_KEY_CONSTANT)
+  return hmacSha256(chainKey, CHAIN_KEY_CONSTANT)
 }
 
 /** KDF_CK's message-key half alone: HMAC-SHA256(ck, 0x01). */
 export function messageKeyOf (chainKey: Uint8Array): Uint8Array {
-  return hmac(sha256, chainKey, MESSAGE_KEY_CONSTANT)
+  return hmacSha256(chainKey, MESSAGE_KEY_CONSTANT)
 }
 
 export function kdfCk (chainKey: Uint8Array): { chainKey: Uint8Array, messageKey: Uint8Array } {
-  // One keyed HMAC state, cloned: the key schedule runs once for both outputs.
-  const base = hmac.create(sha256, chainKey)
-  const forChain = base.clone()
-  const messageKey = base.update(MESSAGE_KEY_CONSTANT).digest()
-  const next = forChain.update(CHAIN_KEY_CONSTANT).digest()
-  return { chainKey: next, messageKey }
+  // One key handle for both HMACs (primitives/kdf.ts: the handle is node:crypto's fast path).
+  const key = secretKey(chainKey)
+  return { chainKey: hmacSha256(key, CHAIN_KEY_CONSTANT), messageKey: hmacSha256(key, MESSAGE_KEY_CONSTANT) }
 }
 
 export function messageKeyMaterial (messageKey: Uint8Array): { key: Uint8Array, nonce: Uint8Array } {
