@@ -81,6 +81,13 @@ export const MAX_INCOMING_PENDING_CONNECTIONS = 32
  */
 export const CONNECTION_PING_INTERVAL_MS = 300_000
 /**
+ * Largest yamux receive window of one stream (the muxer's default grows it to 16 MiB when
+ * the consumer is slow against the round trip): what a peer may have in flight to us on one
+ * stream, so also the most one read of a stream can bring (frames.ts). 4 MiB keeps a file
+ * transfer at full speed on a LAN and bounds what a stream can make us buffer.
+ */
+export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+/**
  * Yamux streams per connection, for all protocols together, each way: a peer's streams beyond
  * this are reset by the muxer before any protocol is negotiated (streams still negotiating
  * count too, so a peer cannot park thousands of them), and this node opens no more than this

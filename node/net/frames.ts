@@ -7,6 +7,7 @@
 import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { SottoError } from '../errors.js'
+import { MAX_STREAM_WINDOW_BYTES } from './constants.js'
 
 export class FrameError extends SottoError {}
 
@@ -24,8 +25,11 @@ export async function writeFrame (stream: Stream, body: Uint8Array, options: { s
   if (!stream.send(encodeFrame(body))) await stream.onDrain(options)
 }
 
-/** Most bytes one read of a stream brings (yamux's receive window is 256 KiB; room to spare). */
-const MAX_READ_BYTES = 1024 * 1024
+/**
+ * Most bytes one read of a stream brings: everything the peer may have in flight, the
+ * stream's receive window at its largest (a slow reader gets the whole window in one read).
+ */
+const MAX_READ_BYTES = MAX_STREAM_WINDOW_BYTES
 
 export class FrameReader {
   private readonly buffer = new Uint8ArrayList()
@@ -68,8 +72,8 @@ export class FrameReader {
       if (next.done === true) return false
       this.buffer.append(next.value)
       // One read may carry the start of the next frame too (a sender that writes frames back
-      // to back), so the buffer may pass one frame by one read, and no more: a read is one
-      // muxer frame, bounded by the muxer's receive window, whatever a peer sends.
+      // to back), so the buffer may pass one frame by one read, and no more: a read is
+      // bounded by the stream's receive window, whatever a peer sends.
       if (this.buffer.byteLength > bytes + MAX_READ_BYTES) throw new FrameError('ERR_FRAME_TOO_LARGE', 'peer sent more than one read allows')
     }
     return true

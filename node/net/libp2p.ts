@@ -21,7 +21,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import { createLibp2p } from 'libp2p'
 import { RecordDatastore } from './record-datastore.js'
-import { GOSSIP_MAX_MESSAGE_BYTES, CONNECTION_PING_INTERVAL_MS, DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, RECORD_NAMESPACE } from './constants.js'
+import { GOSSIP_MAX_MESSAGE_BYTES, CONNECTION_PING_INTERVAL_MS, DHT_PROTOCOL, INBOUND_CONNECTION_THRESHOLD, MAX_CONNECTIONS, MAX_INBOUND_DHT_STREAMS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAMS_PER_CONNECTION, MAX_STREAM_WINDOW_BYTES, RECORD_NAMESPACE } from './constants.js'
 
 export interface SottoLibp2pInit {
   privateKey: PrivateKey
@@ -95,7 +95,7 @@ export async function createSottoLibp2p (init: SottoLibp2pInit): Promise<SottoLi
     connectionEncrypters: [noise({ crypto: fastNoiseCrypto() })],
     // One bound on streams per connection for all protocols together, counted by the muxer
     // before any protocol is negotiated: beyond it, a peer's new streams are reset (yamux RST).
-    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION })],
+    streamMuxers: [yamux({ maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION, streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
     peerDiscovery,
     ...(init.connectionGater !== undefined ? { connectionGater: init.connectionGater } : {}),
     connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
