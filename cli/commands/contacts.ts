@@ -28,6 +28,8 @@ CONTACT is a contact's name or Session ID. Talks to the running node (sotto star
     const [sub = 'list', id] = positionals
     // Checks its arguments before it connects: a bad duration is said without a running node.
     if (sub === 'timer') return await runTimer(ctx, positionals.slice(1))
+    // `contacts add ID Bob` would add the contact without the name the user meant to give it.
+    if (sub === 'add' && positionals.length > 2) throw new CliError(`sotto contacts add takes one Session ID; give the name with --name, e.g. sotto contacts add SESSION_ID --name ${safeForTerminal(positionals.slice(2).join(' '))}`)
     const api = await connect(dataDir)
     const need = () => { if (id === undefined) throw new CliError(`sotto contacts ${sub} needs a Session ID`); return encodeURIComponent(id) }
     let contact: Contact | undefined

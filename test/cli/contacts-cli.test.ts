@@ -54,6 +54,14 @@ describe('sotto contacts', () => {
     expect(none.stderr.trim()).toBe('sotto: usage: sotto contacts add SESSION_ID [--name NAME]')
   })
 
+  it('add with a name as a second word refuses, says to use --name, and adds nobody', async () => {
+    const someone = idOf(76)
+    const r = await sotto('contacts', 'add', someone, 'Bob')
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim()).toBe('sotto: sotto contacts add takes one Session ID; give the name with --name, e.g. sotto contacts add SESSION_ID --name Bob')
+    expect((await contactsOfA()).some((c) => c.sessionId === someone)).toBe(false)
+  })
+
   it('remove of someone who is not a contact says so and exits 2; of a contact, "Removed."', async () => {
     const nobody = idOf(75)
     const r = await sotto('contacts', 'remove', nobody)
