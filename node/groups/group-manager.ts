@@ -137,9 +137,13 @@ export class GroupManager {
     const all = await this.groups.list()
     for (const r of all) this.subscribeTo(r)
     this.intake.startCatchUp(all.map((r) => r.id))
-    this.timer = setInterval(() => { void this.collect() }, this.init.collectEveryMs ?? 300_000)
+    // A round cut short (the account closing under it) is tried again at the next one.
+    const collectSoon = (): void => {
+      this.collect().catch((err) => { this.init.logger.debug('group mailbox round failed', { code: (err as GroupError).code ?? 'ERR' }) })
+    }
+    this.timer = setInterval(collectSoon, this.init.collectEveryMs ?? 300_000)
     this.timer.unref()
-    void this.collect()
+    collectSoon()
     // Messages queued before a restart go out again (R11).
     this.delivery.start()
     void this.delivery.outbox.retryDue(true)
