@@ -18,9 +18,8 @@ import { inspect } from 'node:util'
 import { concatBytes } from '../../bytes.js'
 import { ED25519_KEY_BYTES, ED25519_SIGNATURE_BYTES, SIGNATURE_CONTEXTS, type SignatureContext } from '../constants.js'
 import { BadKeyError } from '../errors.js'
-import { spkiPem } from './x25519.js'
+import { littleEndian, P, P_BYTES, spkiPem } from './x25519.js'
 
-const P = (1n << 255n) - 19n
 /** The group order L (RFC 8032 §5.1). */
 const L = (1n << 252n) + 27742317777372353535851937790883648493n
 
@@ -30,16 +29,6 @@ function leToBigint (b: Uint8Array, offset: number, length: number): bigint {
   return v
 }
 
-function littleEndian (v: bigint): Uint8Array {
-  const out = new Uint8Array(32)
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(v & 0xffn)
-    v >>= 8n
-  }
-  return out
-}
-
-const P_BYTES = littleEndian(P)
 const L_BYTES = littleEndian(L)
 
 /**

@@ -16,9 +16,11 @@ import { BadKeyError } from '../errors.js'
 import { isSystemRandom, type RandomSource } from '../random.js'
 import { X25519_KEY_BYTES } from '../constants.js'
 
-const P = (1n << 255n) - 19n
+/** The field prime 2^255 - 19 (RFC 7748 §4.1), shared with Ed25519 (RFC 8032 §5.1). */
+export const P = (1n << 255n) - 19n
 
-function littleEndian (u: bigint): Uint8Array {
+/** A field element or scalar as 32 little-endian bytes (the encoding of RFC 7748 and RFC 8032). */
+export function littleEndian (u: bigint): Uint8Array {
   const out = new Uint8Array(32)
   for (let i = 0; i < 32; i++) {
     out[i] = Number(u & 0xffn)
@@ -39,8 +41,8 @@ const SMALL_ORDER = [
 /** The first bytes of those encodings: most keys differ there, and skip the five comparisons. */
 const SMALL_ORDER_FIRST = new Set(SMALL_ORDER.map((s) => s[0]))
 
-/** p = 2^255 - 19 little-endian, for the canonical check without bigint work. */
-const P_BYTES = littleEndian(P)
+/** p = 2^255 - 19 little-endian (Curve25519 and Ed25519 share the field), for canonical checks without bigint work. */
+export const P_BYTES = littleEndian(P)
 
 function isCanonical (key: Uint8Array): boolean {
   // Compare key < p from the most significant byte down.
