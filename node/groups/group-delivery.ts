@@ -64,7 +64,10 @@ export class GroupDelivery {
       transport: { deliver: async (group, bytes, options) => await this.attempt(group, bytes, options?.ttlMs) },
       logger: init.logger,
       now: init.now,
-      onSettled: async (entry, result) => { await this.init.onState(entry.peer, entry.id, ...settledState(result)) },
+      onSettled: async (entry, result, drop) => {
+        await init.store.batch([drop])
+        await this.init.onState(entry.peer, entry.id, ...settledState(result))
+      },
       onAttemptFailed: async (entry, result) => { await this.init.onState(entry.peer, entry.id, 'sending', { lastError: deliveryErrorCode(result.error) }) }
     })
   }

@@ -138,8 +138,7 @@ export class Messenger {
       transport: init.transport,
       logger: init.logger,
       now: this.now,
-      onSettled: async (entry, result) => { await this.settled(entry, result) },
-      settle: async (entry, result, drop) => { await this.settled(entry, result, drop) },
+      onSettled: async (entry, result, drop) => { await this.settled(entry, result, drop) },
       onRefused: async (entry) => await this.reseal(entry),
       seal: async (entry) => await this.sealQueued(entry),
       onAttemptFailed: async (entry, result) => { await this.attemptFailed(entry, result) }
@@ -729,10 +728,9 @@ export class Messenger {
   }
 
   /** A queued envelope reached a path (direct means the recipient committed it), or was given up. */
-  private async settled (entry: OutboxEntry, result: DeliveryResult, drop?: StoreOp): Promise<void> {
-    const isText = entry.kind === undefined || entry.kind === 'text'
+  private async settled (entry: OutboxEntry, result: DeliveryResult, drop: StoreOp): Promise<void> {
     // Anything but a text changes no row: its removal is written on its own.
-    if (!isText && drop !== undefined) await this.store.batch([drop])
+    if (entry.kind !== undefined && entry.kind !== 'text') await this.store.batch([drop])
     if (entry.kind === 'profile') {
       // Given up: the next text carries the profile again.
       if (!result.ok) await this.forgetProfileSent(entry.peer)
@@ -743,7 +741,7 @@ export class Messenger {
     const extra: StateExtra = result.ok
       ? { lastError: undefined, ...(result.via === 'mailbox' ? { mailboxes: result.mailboxes, storedUntil: result.expiresAt } : {}) }
       : { lastError: deliveryErrorCode(result.error) }
-    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out', extra, drop === undefined ? [] : [drop])
+    await this.setState({ peer: entry.peer, id: entry.id }, state, 'out', extra, [drop])
   }
 
   /** An attempt failed and the entry waits for the next one: the message says why meanwhile. */

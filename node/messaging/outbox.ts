@@ -56,13 +56,12 @@ export interface OutboxInit {
   transport: EnvelopeTransport
   logger: ComponentLogger
   now: () => number
-  /** Called when an entry's fate is known: delivered/stored (result.ok) or given up. */
-  onSettled: (entry: OutboxEntry, result: DeliveryResult) => Promise<void>
   /**
-   * Optional, in place of onSettled: commits `drop` (the entry's removal) in the same batch
-   * as what the entry's fate changes, so a settled message is one write, not two.
+   * Called when an entry's fate is known: delivered/stored (result.ok) or given up, with `drop`
+   * (the entry's removal), which the owner commits in the same batch as what that fate changes:
+   * a settled message is one write, not two.
    */
-  settle?: (entry: OutboxEntry, result: DeliveryResult, drop: StoreOp) => Promise<void>
+  onSettled: (entry: OutboxEntry, result: DeliveryResult, drop: StoreOp) => Promise<void>
   /**
    * The recipient refused the envelope (say, a one-time prekey another sender used first,
    * H5): a new envelope to try once instead, or undefined to give up.
@@ -163,14 +162,9 @@ export class Outbox {
     }
   }
 
-  /** The entry leaves the queue: its fate committed with its removal where the owner can. */
+  /** The entry leaves the queue, its removal committed by the owner with its fate. */
   private async finish (entry: OutboxEntry, result: DeliveryResult): Promise<void> {
-    if (this.init.settle !== undefined) {
-      await this.init.settle(entry, result, this.dropOp(entry.id))
-      return
-    }
-    await this.init.store.del([this.table, entry.id])
-    await this.init.onSettled(entry, result)
+    await this.init.onSettled(entry, result, this.dropOp(entry.id))
   }
 
   /** The entry's envelope, sealed now (and stored) if it was queued unsealed; undefined if it still cannot be. */
