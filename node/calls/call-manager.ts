@@ -304,9 +304,10 @@ export class CallManager {
     if (wasOpen) this.open.delete(call.id)
     this.ended.set(call.id, call)
     while (this.ended.size > MAX_RECENT_ENDED) this.ended.delete(this.ended.keys().next().value as string)
-    this.emit(call)
     const record: CallRecord = { id: call.id, peer: call.peer, direction: call.direction, video: call.video, reason, startedAt: call.startedAt, endedAt: call.endedAt, ...(call.answeredAt === undefined ? {} : { answeredAt: call.answeredAt }) }
     await this.log.add(record).catch((err: unknown) => { this.init.logger.warn('could not keep a call in the log', { code: (err as { code?: string }).code ?? 'ERR_STORE' }) })
+    // Told once its line is in the log, so a UI that reloads the log on "ended" finds it.
+    this.emit(call)
   }
 
   private forgetOldSeen (now: number): void {
